@@ -125,5 +125,5 @@ def safe_text(raw: bytes | str | Any, limit: int = 200) -> str:
 
 
 def format_seconds(seconds: float) -> str:
-    """"3.0 s", "250 ms": how reasons quote durations."""
+    """ "3.0 s", "250 ms": how reasons quote durations."""
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"

@@ -1,30 +1,232 @@
-"""dns probe (options only; the check is being written)."""
+"""dns probe: ask one server for one record and compare the answer.
+
+Uses dnspython's asyncio API (``dns.asyncquery``) directly against the configured
+server, never the system resolver, so a check says something about *that* server.
+
+How ``expect`` values are compared with the answer:
+
+- A/AAAA: as IP addresses (``2001:DB8::1`` equals ``2001:db8:0::1``).
+- Names (CNAME, NS, PTR, and the name parts of MX, SRV, SOA): case-insensitive, the
+  trailing dot optional (``Mail.CanTho.gov.vn`` equals ``mail.cantho.gov.vn.``).
+- MX: either ``"10 mail.cantho.gov.vn"`` (preference and exchange) or just the exchange.
+  SRV likewise accepts the full ``"prio weight port target"`` or just the target, SOA the
+  full record or just the primary server (mname).
+- TXT: the record's strings joined without separators (as SPF does) and compared exactly,
+  case included; surrounding double quotes in the expected value are ignored.
+- Anything else: dnspython's text form, case-insensitive.
+
+Every ``expect`` value must be present; extra records in the answer are fine.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import asyncio
+import ipaddress
+import time
+from typing import Literal
 
-from probes.base import Observation, Probe, ProbeOptions
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdatatype
+from pydantic import Field, field_validator
+
+from probes.base import Observation, Probe, ProbeOptions, Status, Value, format_seconds, safe_text
+
+_NAME_TYPES = {dns.rdatatype.CNAME, dns.rdatatype.NS, dns.rdatatype.PTR, dns.rdatatype.DNAME}
 
 
 class DnsOptions(ProbeOptions):
     """Ask a DNS server for a record and compare the answer."""
 
     server: str
-    """Address of the server to ask."""
+    """IP address of the server to ask (the system resolver is never used)."""
     port: int = Field(default=53, ge=1, le=65535)
+    """Port the server listens on."""
     name: str
     """Name to look up, e.g. ``ninh-kieu.cantho.gov.vn``."""
     type: str = "A"
-    """Record type: A, AAAA, MX, CNAME, NS, TXT, SOA."""
+    """Record type: A, AAAA, MX, CNAME, NS, TXT, SOA (any type dnspython knows works)."""
     expect: list[str] = Field(default_factory=list)
-    """Answers that must be present (empty: any answer will do)."""
+    """Answers that must be present (empty: any answer will do). MX as ``"10 mx.x"`` or
+    ``"mx.x"``; names without or with the trailing dot, any case."""
     expect_rcode: str = "NOERROR"
+    """Response code that counts as up: NOERROR, NXDOMAIN, SERVFAIL, REFUSED …"""
+    transport: Literal["udp", "tcp"] = "udp"
+    """``udp`` (retried over TCP when the answer is truncated) or ``tcp`` only."""
+    recursion_desired: bool = True
+    """Set the RD flag (turn off to check that an authoritative server answers itself)."""
+
+    @field_validator("server")
+    @classmethod
+    def _check_server(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError("must be an IP address, not a host name") from None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        try:
+            dns.name.from_text(value)
+        except dns.exception.DNSException as exc:
+            raise ValueError(f"not a valid DNS name: {exc}") from exc
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _check_type(cls, value: str) -> str:
+        try:
+            return dns.rdatatype.to_text(dns.rdatatype.from_text(value.upper()))
+        except dns.exception.DNSException:
+            raise ValueError(f"unknown record type {value!r}") from None
+
+    @field_validator("expect_rcode")
+    @classmethod
+    def _check_rcode(cls, value: str) -> str:
+        try:
+            return dns.rcode.to_text(dns.rcode.from_text(value.upper()))
+        except dns.exception.DNSException:
+            raise ValueError(f"unknown rcode {value!r}") from None
 
 
 class DnsProbe(Probe[DnsOptions]):
+    """One query per check, straight to the configured server."""
+
     kind = "dns"
     Options = DnsOptions
 
     async def check(self, options: DnsOptions) -> Observation:
-        raise NotImplementedError
+        """Query ``options.server`` and judge rcode and answers."""
+        rdtype = dns.rdatatype.from_text(options.type)
+        query = dns.message.make_query(
+            options.name, rdtype, use_edns=0, payload=1232, want_dnssec=False
+        )
+        if not options.recursion_desired:
+            query.flags &= ~dns.flags.RD
+        where = f"{options.server}:{options.port}"
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(options.timeout):
+                response, used_tcp = await _ask(query, options)
+        except (TimeoutError, dns.exception.Timeout):
+            return Observation.down(
+                f"no answer from {where} within {format_seconds(options.timeout)}"
+            )
+        except ConnectionRefusedError:
+            return Observation.down(f"connection refused by {where}")
+        except EOFError:
+            return Observation.down(f"{where} closed the connection without an answer")
+        except dns.query.BadResponse:
+            return Observation.down(f"answer from {where} does not match the question")
+        except dns.exception.DNSException as exc:
+            return Observation.down(f"malformed answer from {where}: {safe_text(exc, 80)}")
+        except OSError as exc:
+            return Observation.down(f"cannot reach {where}: {safe_text(exc.strerror or exc, 80)}")
+        latency_ms = (time.perf_counter() - started) * 1000
+        return _judge(response, used_tcp, rdtype, options, latency_ms)
+
+
+async def _ask(query: dns.message.Message, options: DnsOptions) -> tuple[dns.message.Message, bool]:
+    if options.transport == "tcp":
+        response = await dns.asyncquery.tcp(
+            query, options.server, timeout=options.timeout, port=options.port
+        )
+        return response, True
+    return await dns.asyncquery.udp_with_fallback(
+        query, options.server, timeout=options.timeout, port=options.port, ignore_unexpected=True
+    )
+
+
+def _judge(
+    response: dns.message.Message,
+    used_tcp: bool,
+    rdtype: dns.rdatatype.RdataType,
+    options: DnsOptions,
+    latency_ms: float,
+) -> Observation:
+    rcode = dns.rcode.to_text(response.rcode())
+    records: list[dns.rdata.Rdata] = []
+    ttl: int | None = None
+    for rrset in response.answer:
+        if rrset.rdtype == rdtype:
+            records.extend(rrset)
+            ttl = rrset.ttl if ttl is None else min(ttl, rrset.ttl)
+    forms = [_forms(rdata) for rdata in records]
+    shown = ", ".join(form[0] for form in forms)
+    values: dict[str, Value] = {
+        "rcode": rcode,
+        "answers": safe_text(shown, 300),
+        "answer_count": len(records),
+        "ttl": ttl,
+        "tcp": used_tcp,
+    }
+    if rcode != options.expect_rcode:
+        reason = (
+            rcode
+            if options.expect_rcode == "NOERROR"
+            else f"{rcode}, expected {options.expect_rcode}"
+        )
+        return Observation(Status.DOWN, reason, latency_ms, values)
+    if options.expect_rcode != "NOERROR":
+        return Observation(Status.OK, rcode, latency_ms, values)
+    if not records:
+        reason = f"no {options.type} record for {safe_text(options.name, 80)}"
+        return Observation(Status.DOWN, reason, latency_ms, values)
+    present = set().union(*forms)
+    missing = [
+        value for value in options.expect if _normalise_expected(value, rdtype) not in present
+    ]
+    if missing:
+        reason = (
+            f"answer {safe_text(shown, 100)} lacks expected {safe_text(', '.join(missing), 100)}"
+        )
+        return Observation(Status.DOWN, reason, latency_ms, values)
+    return Observation(Status.OK, safe_text(shown, 100), latency_ms, values)
+
+
+def _name(text: str) -> str:
+    return text.lower().rstrip(".")
+
+
+def _words(text: str) -> str:
+    return " ".join(_name(word) for word in text.split())
+
+
+def _forms(rdata: dns.rdata.Rdata) -> tuple[str, ...]:
+    """Every accepted spelling of a record, the display form first."""
+    rdtype = rdata.rdtype
+    if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        return (str(ipaddress.ip_address(rdata.address)),)  # type: ignore[attr-defined]
+    if rdtype == dns.rdatatype.TXT:
+        strings: tuple[bytes, ...] = rdata.strings  # type: ignore[attr-defined]
+        return (b"".join(strings).decode("utf-8", errors="replace"),)
+    if rdtype in _NAME_TYPES:
+        return (_name(rdata.to_text()),)
+    if rdtype == dns.rdatatype.MX:
+        exchange = _name(rdata.exchange.to_text())  # type: ignore[attr-defined]
+        return (f"{rdata.preference} {exchange}", exchange)  # type: ignore[attr-defined]
+    if rdtype == dns.rdatatype.SRV:
+        target = _name(rdata.target.to_text())  # type: ignore[attr-defined]
+        return (_words(rdata.to_text()), target)
+    if rdtype == dns.rdatatype.SOA:
+        return (_words(rdata.to_text()), _name(rdata.mname.to_text()))  # type: ignore[attr-defined]
+    return (_words(rdata.to_text()),)
+
+
+def _normalise_expected(value: str, rdtype: dns.rdatatype.RdataType) -> str:
+    if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            return value.strip()
+    if rdtype == dns.rdatatype.TXT:
+        text = value.strip()
+        return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+    return _words(value)

@@ -1,14 +1,109 @@
-"""icmp probe (options only; the check is being written)."""
+"""icmp probe: echo requests through one shared ICMP socket per address family.
+
+Design notes (see NOTES-libraries A2 for why icmplib is not used directly):
+
+- Every raw ICMP socket receives a copy of every ICMP packet reaching the host, so one
+  socket per ping makes CPU grow with concurrency x replies. A probe instance therefore
+  owns one socket per address family (opened in :meth:`IcmpProbe.start`), read by a single
+  ``loop.add_reader`` callback that hands each reply to the future waiting for it.
+- Replies are matched on (source address, identifier, sequence), and echo replies must
+  also carry this socket's random payload token. Matching on (identifier, sequence) alone,
+  as icmplib does in raw mode, lets another pinger that happens to use the same identifier
+  make a dead host look alive.
+- An unprivileged datagram socket (``SOCK_DGRAM``/``IPPROTO_ICMP``) is preferred: the
+  kernel sets the identifier and delivers only this socket's replies. Its ICMP errors
+  arrive on the error queue (``IP_RECVERR``). A raw socket (root) is the fallback; there
+  errors arrive as ordinary packets quoting the request, and a kernel filter drops ICMP
+  types that cannot be replies.
+- A destination-unreachable answer to a request, before any echo reply arrived, ends the
+  check at once as DOWN ("host unreachable") instead of waiting for the timeout.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import ipaddress
+import os
+import secrets
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
 from pydantic import Field
 
-from probes.base import Observation, Probe, ProbeOptions
+from probes.base import (
+    Observation,
+    Probe,
+    ProbeOptions,
+    ProbeSetupError,
+    Status,
+    Value,
+    safe_text,
+)
+
+SocketMode = Literal["auto", "dgram", "raw"]
+"""How :class:`IcmpProbe` opens its sockets: "auto" tries "dgram", then "raw"."""
+
+SETUP_HINT = (
+    "run as root, or allow unprivileged ICMP: sysctl -w net.ipv4.ping_group_range='0 2147483647'"
+)
+
+_IP_RECVERR = 11
+_IPV6_RECVERR = 25
+_SOL_RAW = 255
+_ICMP_FILTER = 1
+_ICMP6_FILTER = 1
+_SO_EE_ORIGIN_LOCAL = 1
+_SO_SNDBUFFORCE = 32
+_SO_RCVBUFFORCE = 33
+
+_ECHO_REQUEST: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 128}
+_ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
+_ERROR_TYPES: dict[int, tuple[int, int]] = {socket.AF_INET: (3, 11), socket.AF_INET6: (1, 3)}
+
+_V4_UNREACHABLE = {
+    0: "network unreachable",
+    1: "host unreachable",
+    2: "protocol unreachable",
+    3: "port unreachable",
+    4: "fragmentation needed",
+    6: "destination network unknown",
+    7: "destination host unknown",
+    9: "administratively prohibited",
+    10: "administratively prohibited",
+    13: "administratively prohibited",
+}
+_V6_UNREACHABLE = {
+    0: "network unreachable",
+    1: "administratively prohibited",
+    3: "host unreachable",
+    4: "port unreachable",
+    5: "administratively prohibited",
+    6: "administratively prohibited",
+}
+_SEND_ERRORS = {
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.EPERM: "blocked by the local firewall",
+    errno.EACCES: "blocked by the local firewall",
+}
+
+_PAYLOAD_SIZE = 56
+_RECV_SIZE = 2048
+_READS_PER_WAKEUP = 512
+_SOCKET_BUFFER = 1 << 21
+_SEND_RETRY_DELAY = 0.002
 
 
 class IcmpOptions(ProbeOptions):
-    """Ping a host: round-trip time, loss and jitter over a few echo requests."""
+    """Ping a host: round-trip time, loss and jitter over a few echo requests.
+
+    A check takes at most ``timeout`` for the name lookup plus
+    ``(count - 1) * packet_interval + timeout`` for the echo requests.
+    """
 
     host: str
     """Address or name to ping."""
@@ -24,9 +119,532 @@ class IcmpOptions(ProbeOptions):
     """Average RTT above this makes the check DEGRADED."""
 
 
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of ``data``."""
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def echo_request(family: int, identifier: int, sequence: int, payload: bytes) -> bytes:
+    """An ICMP (IPv4) or ICMPv6 echo request with a valid checksum.
+
+    For ICMPv6 the checksum covers a pseudo-header only the kernel knows; the kernel fills
+    it in on both raw and datagram ICMPv6 sockets, so it is left zero here.
+    """
+    header = struct.pack("!BBHHH", _ECHO_REQUEST[family], 0, 0, identifier, sequence)
+    if family == socket.AF_INET6:
+        return header + payload
+    packet = header + payload
+    return packet[:2] + struct.pack("!H", checksum(packet)) + packet[4:]
+
+
+def _read_sysctl(name: str) -> str:
+    try:
+        # Bytes, not text: decoding through the codec registry may import modules, which
+        # fails in a process that has just dropped its privileges.
+        with open(f"/proc/sys/{name.replace('.', '/')}", "rb") as f:
+            return " ".join(f.read().decode("ascii", "replace").split())
+    except OSError:
+        return "unknown"
+
+
+def _setup_error(mode: SocketMode, family: int) -> ProbeSetupError:
+    ping_range = _read_sysctl("net.ipv4.ping_group_range")
+    groups = f"gid {os.getegid()}"
+    what = "ICMPv6" if family == socket.AF_INET6 else "ICMP"
+    if mode == "raw":
+        return ProbeSetupError(
+            f"cannot open a raw {what} socket: that needs root (CAP_NET_RAW); "
+            "run as root, or use socket mode 'auto' with unprivileged ICMP allowed"
+        )
+    if mode == "dgram":
+        return ProbeSetupError(
+            f"cannot open an unprivileged {what} socket: net.ipv4.ping_group_range is "
+            f"'{ping_range}', which excludes {groups}; allow unprivileged ICMP: "
+            "sysctl -w net.ipv4.ping_group_range='0 2147483647'"
+        )
+    return ProbeSetupError(
+        f"cannot open an {what} socket: raw sockets need root (CAP_NET_RAW) and "
+        f"net.ipv4.ping_group_range is '{ping_range}', which excludes {groups}; {SETUP_HINT}"
+    )
+
+
+def open_icmp_socket(family: int, mode: SocketMode = "auto") -> tuple[socket.socket, bool]:
+    """Open a non-blocking ICMP socket for ``family``; return it and whether it is raw.
+
+    "auto" prefers an unprivileged datagram socket, allowed when
+    ``net.ipv4.ping_group_range`` includes this process's group, and falls back to a raw
+    socket, allowed for root. Raises :class:`ProbeSetupError` (saying what to change) when
+    the chosen kind is not permitted, and ``OSError`` when the family itself is missing
+    (no IPv6 in the kernel).
+    """
+    proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
+    if mode in ("auto", "dgram"):
+        try:
+            sock = socket.socket(family, socket.SOCK_DGRAM, proto)
+        except PermissionError:
+            pass
+        else:
+            _configure(sock, family, raw=False)
+            return sock, False
+    if mode in ("auto", "raw"):
+        try:
+            sock = socket.socket(family, socket.SOCK_RAW, proto)
+        except PermissionError:
+            pass
+        else:
+            _configure(sock, family, raw=True)
+            return sock, True
+    raise _setup_error(mode, family)
+
+
+def _configure(sock: socket.socket, family: int, *, raw: bool) -> None:
+    try:
+        sock.setblocking(False)
+        for force, plain in (
+            (_SO_RCVBUFFORCE, socket.SO_RCVBUF),
+            (_SO_SNDBUFFORCE, socket.SO_SNDBUF),
+        ):
+            # A burst of replies for thousands of targets must not overflow the default
+            # ~200 KB buffer; the FORCE variant lifts the rmem_max cap when we are root.
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, force, _SOCKET_BUFFER)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, plain, _SOCKET_BUFFER)
+        if raw and family == socket.AF_INET:
+            wanted = (1 << 0) | (1 << 3) | (1 << 11)
+            sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("=I", ~wanted & 0xFFFFFFFF))
+        elif raw:
+            blocked = [0xFFFFFFFF] * 8
+            for icmp_type in (1, 3, 129):
+                blocked[icmp_type >> 5] &= ~(1 << (icmp_type & 31))
+            sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("=8I", *blocked))
+        elif family == socket.AF_INET:
+            sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+            sock.bind(("0.0.0.0", 0))
+        else:
+            sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+            sock.bind(("::", 0))
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _address(sockaddr_host: str) -> str:
+    return sockaddr_host.partition("%")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    received_at: float
+    """``time.perf_counter()`` when the reply was read."""
+    error: str | None = None
+    """Why the request failed (an ICMP error or a send error); None for an echo reply."""
+    reporter: str | None = None
+    """Who sent the ICMP error, when known."""
+
+
+@dataclass(slots=True)
+class _Request:
+    key: tuple[str, int]
+    future: asyncio.Future[_Reply]
+    sent_at: float
+    deadline: float
+
+
+@dataclass(slots=True)
+class PingResult:
+    """What one series of echo requests produced."""
+
+    sent: int = 0
+    rtts_ms: list[float] = field(default_factory=list)
+    error: str | None = None
+    """The first ICMP or send error, e.g. "host unreachable"."""
+    reporter: str | None = None
+    """The address that reported ``error``, when known."""
+
+
+class Pinger:
+    """One ICMP socket shared by every check of one address family.
+
+    Requests are keyed by (destination address, sequence); the socket's identifier is
+    fixed (raw mode: chosen at random and checked on every reply; datagram mode: set and
+    checked by the kernel), so the key amounts to (source, identifier, sequence).
+    """
+
+    def __init__(self, family: int, mode: SocketMode, loop: asyncio.AbstractEventLoop) -> None:
+        self.family = family
+        self.sock, self.raw = open_icmp_socket(family, mode)
+        self.identifier = secrets.randbelow(1 << 16) if self.raw else self.sock.getsockname()[1]
+        self._token = secrets.token_bytes(8)
+        self._payload = self._token + bytes(_PAYLOAD_SIZE - len(self._token))
+        self._sequence = 0
+        self._pending: dict[tuple[str, int], asyncio.Future[_Reply]] = {}
+        self._loop = loop
+        self._echo_reply = _ECHO_REPLY[family]
+        self._echo_request = _ECHO_REQUEST[family]
+        self._error_types = _ERROR_TYPES[family]
+        self._unreachable = _V4_UNREACHABLE if family == socket.AF_INET else _V6_UNREACHABLE
+        loop.add_reader(self.sock.fileno(), self._on_readable)
+
+    @property
+    def mode(self) -> Literal["dgram", "raw"]:
+        """The kind of socket in use."""
+        return "raw" if self.raw else "dgram"
+
+    def close(self) -> None:
+        """Stop reading and close the socket; checks still waiting see their requests lost."""
+        if self.sock.fileno() >= 0:
+            self._loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+
+    async def ping(
+        self,
+        sockaddr: tuple[str, int] | tuple[str, int, int, int],
+        count: int,
+        interval: float,
+        reply_wait: float,
+    ) -> PingResult:
+        """Send ``count`` echo requests ``interval`` apart; wait ``reply_wait`` s for each.
+
+        Stops early when an ICMP error (or a send error) arrives before any echo reply.
+        """
+        address = _address(sockaddr[0])
+        requests: list[_Request] = []
+        next_send = self._loop.time()
+        try:
+            while True:
+                now = self._loop.time()
+                if len(requests) < count and now >= next_send:
+                    requests.append(await self._send(sockaddr, address, reply_wait))
+                    next_send = now + interval
+                    continue
+                if self._settled(requests, count, now):
+                    break
+                wake = min(
+                    [r.deadline for r in requests if not r.future.done()]
+                    + ([next_send] if len(requests) < count else [])
+                )
+                waiting = [r.future for r in requests if not r.future.done()]
+                delay = max(0.0, wake - now)
+                if waiting:
+                    await asyncio.wait(waiting, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(delay)
+        finally:
+            for request in requests:
+                if self._pending.get(request.key) is request.future:
+                    del self._pending[request.key]
+        return self._summarise(requests, reply_wait)
+
+    @staticmethod
+    def _settled(requests: list[_Request], count: int, now: float) -> bool:
+        answered = [
+            r.future.result() for r in requests if r.future.done() and not r.future.cancelled()
+        ]
+        if any(a.error for a in answered) and not any(a.error is None for a in answered):
+            return True
+        return len(requests) == count and all(
+            r.future.done() or r.deadline <= now for r in requests
+        )
+
+    @staticmethod
+    def _summarise(requests: list[_Request], timeout: float) -> PingResult:
+        result = PingResult(sent=len(requests))
+        for request in requests:
+            if not request.future.done() or request.future.cancelled():
+                continue
+            reply = request.future.result()
+            if reply.error is not None:
+                if result.error is None:
+                    result.error, result.reporter = reply.error, reply.reporter
+                continue
+            rtt = reply.received_at - request.sent_at
+            if rtt <= timeout:
+                result.rtts_ms.append(rtt * 1000)
+        return result
+
+    async def _send(
+        self, sockaddr: tuple[str, int] | tuple[str, int, int, int], address: str, reply_wait: float
+    ) -> _Request:
+        for _ in range(1 << 16):
+            self._sequence = (self._sequence + 1) & 0xFFFF
+            key = (address, self._sequence)
+            if key not in self._pending:
+                break
+        future: asyncio.Future[_Reply] = self._loop.create_future()
+        self._pending[key] = future
+        packet = echo_request(self.family, self.identifier, self._sequence, self._payload)
+        deadline = self._loop.time() + reply_wait
+        sent_at = time.perf_counter()
+        error = None
+        # The first failure may be a stale asynchronous error (another target's ICMP error
+        # parked on the socket, handed to whichever call comes next), so a failed send is
+        # retried once; a full send buffer is waited out until the reply deadline.
+        stale_retry = True
+        while True:
+            sent_at = time.perf_counter()
+            try:
+                self.sock.sendto(packet, sockaddr)
+                break
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    if stale_retry:
+                        stale_retry = False
+                        continue
+                    error = _SEND_ERRORS.get(exc.errno or 0) or safe_text(
+                        f"send failed: {exc.strerror or exc}"
+                    )
+                    break
+            if self._loop.time() + _SEND_RETRY_DELAY >= deadline:
+                error = "send buffer full"
+                break
+            await asyncio.sleep(_SEND_RETRY_DELAY)
+        if error is not None:
+            del self._pending[key]
+            future.set_result(_Reply(time.perf_counter(), error=error))
+        return _Request(key, future, sent_at, deadline)
+
+    def _resolve(self, key: tuple[str, int], reply: _Reply) -> None:
+        future = self._pending.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(reply)
+
+    def _on_readable(self) -> None:
+        sock = self.sock
+        for _ in range(_READS_PER_WAKEUP):
+            try:
+                data, source = sock.recvfrom(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                # A pending asynchronous error is reported (and cleared) by this read; its
+                # details wait on the error queue, drained below.
+                continue
+            self._on_packet(data, _address(source[0]), time.perf_counter())
+        if not self.raw:
+            self._drain_error_queue()
+
+    def _on_packet(self, data: bytes, source: str, now: float) -> None:
+        if self.raw and self.family == socket.AF_INET:
+            data = data[(data[0] & 0x0F) * 4 :] if data else b""
+        if len(data) < 8:
+            return
+        icmp_type, code, _, identifier, sequence = struct.unpack_from("!BBHHH", data)
+        if icmp_type == self._echo_reply:
+            if self.raw and identifier != self.identifier:
+                return
+            if data[8 : 8 + len(self._token)] != self._token:
+                return
+            self._resolve((source, sequence), _Reply(now))
+        elif self.raw and icmp_type in self._error_types:
+            quoted = self._quoted_request(data[8:])
+            if quoted is not None:
+                destination, sequence = quoted
+                reply = _Reply(now, error=self._describe(icmp_type, code), reporter=source)
+                self._resolve((destination, sequence), reply)
+
+    def _quoted_request(self, inner: bytes) -> tuple[str, int] | None:
+        """(destination, sequence) of the echo request an ICMP error quotes, if it is ours."""
+        if self.family == socket.AF_INET:
+            if len(inner) < 20 or inner[9] != socket.IPPROTO_ICMP:
+                return None
+            header_len = (inner[0] & 0x0F) * 4
+            destination = socket.inet_ntop(socket.AF_INET, inner[16:20])
+        else:
+            if len(inner) < 40 or inner[6] != socket.IPPROTO_ICMPV6:
+                return None
+            header_len = 40
+            destination = socket.inet_ntop(socket.AF_INET6, inner[24:40])
+        quoted = inner[header_len : header_len + 8]
+        if len(quoted) < 8:
+            return None
+        icmp_type, _, _, identifier, sequence = struct.unpack("!BBHHH", quoted)
+        if icmp_type != self._echo_request or identifier != self.identifier:
+            return None
+        return destination, sequence
+
+    def _describe(self, icmp_type: int, code: int) -> str:
+        if icmp_type == self._error_types[1]:
+            return "TTL exceeded in transit"
+        return self._unreachable.get(code, f"destination unreachable (code {code})")
+
+    def _drain_error_queue(self) -> None:
+        level = socket.IPPROTO_IP if self.family == socket.AF_INET else socket.IPPROTO_IPV6
+        kind = _IP_RECVERR if self.family == socket.AF_INET else _IPV6_RECVERR
+        for _ in range(_READS_PER_WAKEUP):
+            try:
+                data, ancillary, _, destination = self.sock.recvmsg(
+                    _RECV_SIZE, 512, socket.MSG_ERRQUEUE
+                )
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+            now = time.perf_counter()
+            if len(data) < 8 or data[0] != self._echo_request or not destination:
+                continue
+            sequence = struct.unpack_from("!H", data, 6)[0]
+            for cmsg_level, cmsg_type, cmsg_data in ancillary:
+                if (cmsg_level, cmsg_type) != (level, kind) or len(cmsg_data) < 16:
+                    continue
+                err_no, origin, icmp_type, code = struct.unpack_from("=IBBB", cmsg_data)
+                if origin == _SO_EE_ORIGIN_LOCAL:
+                    reason = safe_text(os.strerror(err_no))
+                else:
+                    reason = self._describe(icmp_type, code)
+                reporter = self._offender(cmsg_data[16:])
+                self._resolve((_address(destination[0]), sequence), _Reply(now, reason, reporter))
+
+    @staticmethod
+    def _offender(raw: bytes) -> str | None:
+        if len(raw) >= 8 and struct.unpack_from("=H", raw)[0] == socket.AF_INET:
+            return socket.inet_ntop(socket.AF_INET, raw[4:8])
+        if len(raw) >= 24 and struct.unpack_from("=H", raw)[0] == socket.AF_INET6:
+            return socket.inet_ntop(socket.AF_INET6, raw[8:24])
+        return None
+
+
+def _format_ms(value: float) -> str:
+    if value >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
+
+
+def summarise(options: IcmpOptions, result: PingResult) -> Observation:
+    """Turn the replies of one series into a verdict with RTT, loss and jitter values."""
+    rtts = result.rtts_ms
+    received = len(rtts)
+    loss_pct = round(100 * (result.sent - received) / result.sent, 1) if result.sent else 100.0
+    values: dict[str, Value] = {
+        "rtt_min_ms": None,
+        "rtt_avg_ms": None,
+        "rtt_max_ms": None,
+        "jitter_ms": None,
+        "loss_pct": loss_pct,
+        "sent": result.sent,
+        "received": received,
+    }
+    if result.reporter is not None:
+        values["error_from"] = result.reporter
+    if not rtts:
+        plural = "" if result.sent == 1 else "s"
+        reason = result.error or f"no reply to {result.sent} ping{plural}"
+        return Observation(Status.DOWN, reason, None, values)
+    avg = sum(rtts) / received
+    jitter = (
+        sum(abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)) / (received - 1)
+        if received > 1
+        else 0.0
+    )
+    values.update(
+        rtt_min_ms=round(min(rtts), 3),
+        rtt_avg_ms=round(avg, 3),
+        rtt_max_ms=round(max(rtts), 3),
+        jitter_ms=round(jitter, 3),
+    )
+    problems = []
+    if loss_pct > options.max_loss_pct:
+        problems.append(f"{loss_pct:.0f} % loss")
+    if options.max_rtt_ms is not None and avg > options.max_rtt_ms:
+        problems.append(f"avg RTT {_format_ms(avg)} ms > {_format_ms(options.max_rtt_ms)} ms")
+    if problems:
+        return Observation(Status.DEGRADED, ", ".join(problems), round(avg, 3), values)
+    return Observation(Status.OK, "", round(avg, 3), values)
+
+
 class IcmpProbe(Probe[IcmpOptions]):
+    """Ping hosts through one shared ICMP socket per address family.
+
+    ``socket_mode`` forces a socket kind ("dgram" or "raw"); "auto" prefers unprivileged
+    datagram sockets and falls back to raw ones.
+    """
+
     kind = "icmp"
     Options = IcmpOptions
+    # A check costs a few packets on a shared socket and no file descriptor, so many can
+    # be in flight at once; the socket buffers are sized for bursts of this order.
+    concurrency = 1000
+
+    def __init__(self, socket_mode: SocketMode = "auto") -> None:
+        self.socket_mode: SocketMode = socket_mode
+        self._pingers: dict[int, Pinger] = {}
+        self._ipv6_problem: str | None = None
+
+    @property
+    def mode(self) -> Literal["dgram", "raw"] | None:
+        """The kind of IPv4 socket opened by :meth:`start` (None before it)."""
+        pinger = self._pingers.get(socket.AF_INET)
+        return pinger.mode if pinger else None
+
+    @property
+    def identifier(self) -> int | None:
+        """The ICMP identifier of this probe's IPv4 echo requests (None before start)."""
+        pinger = self._pingers.get(socket.AF_INET)
+        return pinger.identifier if pinger else None
+
+    async def start(self) -> None:
+        """Open the ICMP sockets; raises :class:`ProbeSetupError` when IPv4 ICMP is denied.
+
+        An IPv6 socket is opened too when the host allows it; without one, IPv6 targets
+        raise :class:`ProbeSetupError` when checked.
+        """
+        if self._pingers:
+            return
+        loop = asyncio.get_running_loop()
+        self._pingers[socket.AF_INET] = Pinger(socket.AF_INET, self.socket_mode, loop)
+        try:
+            self._pingers[socket.AF_INET6] = Pinger(socket.AF_INET6, self.socket_mode, loop)
+        except ProbeSetupError as exc:
+            self._ipv6_problem = str(exc)
+        except OSError as exc:
+            self._ipv6_problem = f"IPv6 ICMP is unavailable on this host: {exc.strerror or exc}"
+
+    async def close(self) -> None:
+        """Close the sockets."""
+        for pinger in self._pingers.values():
+            pinger.close()
+        self._pingers.clear()
 
     async def check(self, options: IcmpOptions) -> Observation:
-        raise NotImplementedError
+        """Ping ``options.host`` ``count`` times; DOWN when nothing answered."""
+        if not self._pingers:
+            raise RuntimeError("IcmpProbe.start() must be awaited before check()")
+        try:
+            async with asyncio.timeout(options.timeout):
+                family, sockaddr = await self._lookup(options.host)
+        except (OSError, UnicodeError, TimeoutError, LookupError):
+            return Observation.down(f"cannot resolve {safe_text(options.host, 80)}")
+        pinger = self._pingers.get(family)
+        if pinger is None:
+            raise ProbeSetupError(self._ipv6_problem or "IPv6 ICMP is unavailable")
+        result = await pinger.ping(
+            sockaddr, options.count, options.packet_interval, options.timeout
+        )
+        return summarise(options, result)
+
+    async def _lookup(self, host: str) -> tuple[int, tuple[str, int] | tuple[str, int, int, int]]:
+        if "%" not in host:
+            try:
+                ip = ipaddress.ip_address(host)
+            except ValueError:
+                pass
+            else:
+                if ip.version == 4:
+                    return socket.AF_INET, (ip.compressed, 0)
+                return socket.AF_INET6, (ip.compressed, 0, 0, 0)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+        usable = [info for info in infos if info[0] in self._pingers]
+        if not infos:
+            raise LookupError(host)
+        family, _, _, _, sockaddr = (usable or infos)[0]
+        return family, sockaddr  # type: ignore[return-value]

@@ -1,24 +1,116 @@
-"""tcp probe (options only; the check is being written)."""
+"""tcp probe: open a TCP connection within the deadline, then close it cleanly.
+
+The name is resolved first (so a DNS failure reads "cannot resolve …", not a connect
+error), then each address is tried in turn until one accepts; nothing is read from the
+peer. ``connect_ms`` is the time of the successful connect alone.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import socket
+import time
+
 from pydantic import Field
 
-from probes.base import Observation, Probe, ProbeOptions
+from probes.base import (
+    Observation,
+    Probe,
+    ProbeOptions,
+    Status,
+    Value,
+    format_seconds,
+    safe_text,
+)
+
+_CONNECT_ERRORS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.EHOSTUNREACH: "no route to host",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ECONNRESET: "connection reset",
+    errno.ETIMEDOUT: "connect timed out in the kernel",
+    errno.EACCES: "blocked by the local firewall",
+    errno.EPERM: "blocked by the local firewall",
+    errno.EADDRNOTAVAIL: "no local address available",
+}
+_CLOSE_WAIT = 1.0
 
 
 class TcpOptions(ProbeOptions):
     """Open a TCP connection and close it."""
 
     host: str
+    """Address or name to connect to."""
     port: int = Field(ge=1, le=65535)
+    """TCP port."""
     max_latency_ms: float | None = Field(default=None, gt=0)
     """Connect time above this makes the check DEGRADED."""
 
 
+def _describe(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return _CONNECT_ERRORS.get(exc.errno or 0) or safe_text(
+        f"connect failed: {exc.strerror or exc}", 120
+    )
+
+
 class TcpProbe(Probe[TcpOptions]):
+    """Check that a port accepts TCP connections (handshake only)."""
+
     kind = "tcp"
     Options = TcpOptions
 
     async def check(self, options: TcpOptions) -> Observation:
-        raise NotImplementedError
+        """Connect within ``options.timeout``; DOWN on refusal, timeout or DNS failure."""
+        loop = asyncio.get_running_loop()
+        error: str | None = None
+        connect_s: float | None = None
+        try:
+            async with asyncio.timeout(options.timeout):
+                try:
+                    infos = await loop.getaddrinfo(
+                        options.host, options.port, type=socket.SOCK_STREAM
+                    )
+                except (OSError, UnicodeError):
+                    infos = []
+                if not infos:
+                    return Observation.down(f"cannot resolve {safe_text(options.host, 80)}")
+                for family, _, _, _, sockaddr in infos:
+                    started = time.perf_counter()
+                    try:
+                        _, writer = await asyncio.open_connection(
+                            str(sockaddr[0]), int(sockaddr[1]), family=family
+                        )
+                    except OSError as exc:
+                        error = error or _describe(exc)
+                        continue
+                    connect_s = time.perf_counter() - started
+                    await _close(writer)
+                    break
+        except TimeoutError:
+            if connect_s is None:
+                return Observation.down(
+                    error or f"connect timeout after {format_seconds(options.timeout)}"
+                )
+        if connect_s is None:
+            return Observation.down(error or "connect failed")
+        connect_ms = round(connect_s * 1000, 3)
+        values: dict[str, Value] = {"connect_ms": connect_ms}
+        limit = options.max_latency_ms
+        if limit is not None and connect_ms > limit:
+            reason = f"connect {connect_ms:.0f} ms > {limit:g} ms"
+            return Observation(Status.DEGRADED, reason, connect_ms, values)
+        return Observation(Status.OK, "", connect_ms, values)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close politely (FIN), but never wait long on a peer that does not acknowledge."""
+    writer.close()
+    try:
+        async with asyncio.timeout(_CLOSE_WAIT):
+            await writer.wait_closed()
+    except (OSError, TimeoutError):
+        # The connection was made; a reset or a slow close says nothing about the port.
+        pass

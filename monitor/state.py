@@ -1,0 +1,282 @@
+"""Per-check state machine: confirm before declaring, outages as intervals.
+
+Pure logic: no I/O and no clock reads. The engine feeds it ``(ts, Outcome)`` pairs (``ts``
+is the wall-clock UTC start time of the check, unix seconds) and stores what comes out.
+
+Rules (DESIGN principles 1 and 2):
+
+* ``fail_after`` consecutive DOWN observations make the check DOWN. The outage *starts*
+  at the first DOWN of that run, not at the moment it was confirmed.
+* ``recover_after`` consecutive good (OK or DEGRADED) observations end it. The outage
+  *ends* at the first good observation of that run.
+* ``fail_after`` consecutive non-OK observations that do not make it DOWN make the check
+  DEGRADED; ``recover_after`` consecutive OK observations bring it back UP. DEGRADED is
+  not an outage.
+* Between, the check is SUSPECT (failures seen, not yet confirmed) or RECOVERING (good
+  observations seen during an outage, not yet confirmed); :attr:`CheckMachine.wants_retry`
+  is true then, and while DOWN, so the scheduler checks at the retry interval.
+* An ERROR observation (the probe itself failed: a setup fault or a bug) says nothing
+  about the target. It neither extends nor breaks a run.
+
+Every transition is decided in :meth:`CheckMachine._transition`; states that later work
+adds (UNREACHABLE behind a down parent, MAINTENANCE, FLAPPING) belong there too.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from probes.base import Status
+
+
+class Outcome(enum.IntEnum):
+    """One observation's verdict as stored (``observations.status``).
+
+    ``ERROR`` is the monitor's own: the probe raised instead of answering. It is kept
+    apart from DOWN so a broken probe never counts as an outage of the target.
+    """
+
+    OK = 0
+    DEGRADED = 1
+    DOWN = 2
+    ERROR = 3
+
+    @classmethod
+    def of(cls, status: Status) -> Outcome:
+        """The outcome for a probe's :class:`~probes.base.Status`."""
+        return _FROM_STATUS[status]
+
+
+_FROM_STATUS = {Status.OK: Outcome.OK, Status.DEGRADED: Outcome.DEGRADED, Status.DOWN: Outcome.DOWN}
+
+
+class CheckState(enum.StrEnum):
+    """What the monitor currently believes about one check."""
+
+    UNKNOWN = "unknown"
+    """No usable observation yet."""
+    UP = "up"
+    SUSPECT = "suspect"
+    """Failures seen but not yet confirmed (soft)."""
+    DEGRADED = "degraded"
+    """Answers, but slowly or with loss: confirmed, not an outage."""
+    DOWN = "down"
+    """Confirmed outage."""
+    RECOVERING = "recovering"
+    """Good observations during an outage, not yet confirmed (soft; still in the outage)."""
+
+    @property
+    def soft(self) -> bool:
+        """True for the unconfirmed phases, which never alert."""
+        return self in (CheckState.SUSPECT, CheckState.RECOVERING)
+
+    @property
+    def in_outage(self) -> bool:
+        """True while an outage interval is open."""
+        return self in (CheckState.DOWN, CheckState.RECOVERING)
+
+
+_RETRY_STATES = frozenset({CheckState.SUSPECT, CheckState.DOWN, CheckState.RECOVERING})
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """The check moved from ``old`` to ``new`` on the observation taken at ``ts``."""
+
+    check: str
+    ts: float
+    old: CheckState
+    new: CheckState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutageOpened:
+    """An outage was confirmed at ``confirmed_ts``; it began at ``start_ts``."""
+
+    check: str
+    start_ts: float
+    confirmed_ts: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutageClosed:
+    """The outage that began at ``start_ts`` ended at ``end_ts`` (first good observation)."""
+
+    check: str
+    start_ts: float
+    end_ts: float
+
+
+Event = StateChanged | OutageOpened | OutageClosed
+"""Everything the state machine emits."""
+
+
+@dataclass(slots=True)
+class MachineState:
+    """Everything a :class:`CheckMachine` remembers; stored so a restart resumes exactly.
+
+    ``*_run`` count consecutive observations of a kind and ``*_start`` is the timestamp of
+    the first of the current run: ``down`` (DOWN), ``bad`` (DOWN or DEGRADED), ``good``
+    (OK or DEGRADED), ``ok`` (OK).
+    """
+
+    state: CheckState = CheckState.UNKNOWN
+    hard: CheckState = CheckState.UNKNOWN
+    """The last confirmed state: UNKNOWN, UP, DEGRADED or DOWN."""
+    since: float | None = None
+    """When the current state began (for DOWN: the outage start)."""
+    last_ts: float | None = None
+    last_outcome: Outcome | None = None
+    last_reason: str = ""
+    down_run: int = 0
+    down_start: float | None = None
+    bad_run: int = 0
+    bad_start: float | None = None
+    good_run: int = 0
+    good_start: float | None = None
+    ok_run: int = 0
+    ok_start: float | None = None
+    outage_start: float | None = None
+    outage_confirmed: float | None = None
+    outage_reason: str = ""
+
+    def to_json(self) -> str:
+        """Serialise for the store."""
+        # Not dataclasses.asdict: it deep-copies, and the store calls this per batch per check.
+        return _ENCODER.encode({name: getattr(self, name) for name in _STATE_FIELDS})
+
+    @classmethod
+    def from_json(cls, text: str) -> MachineState:
+        """Inverse of :meth:`to_json`; unknown keys (from newer versions) are ignored."""
+        raw: dict[str, Any] = json.loads(text)
+        data = {k: v for k, v in raw.items() if k in _STATE_FIELDS}
+        data["state"] = CheckState(data.get("state", CheckState.UNKNOWN))
+        data["hard"] = CheckState(data.get("hard", CheckState.UNKNOWN))
+        if data.get("last_outcome") is not None:
+            data["last_outcome"] = Outcome(data["last_outcome"])
+        return cls(**data)
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(MachineState))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False)
+
+
+class CheckMachine:
+    """The state of one check, advanced one observation at a time."""
+
+    __slots__ = ("check", "fail_after", "recover_after", "_s")
+
+    def __init__(
+        self,
+        check: str,
+        fail_after: int = 3,
+        recover_after: int = 2,
+        state: MachineState | None = None,
+    ) -> None:
+        if fail_after < 1 or recover_after < 1:
+            raise ValueError("fail_after and recover_after must be at least 1")
+        self.check = check
+        self.fail_after = fail_after
+        self.recover_after = recover_after
+        self._s = replace(state) if state is not None else MachineState()
+
+    @property
+    def state(self) -> CheckState:
+        return self._s.state
+
+    @property
+    def since(self) -> float | None:
+        return self._s.since
+
+    @property
+    def wants_retry(self) -> bool:
+        """True while a failure is being confirmed, during an outage and while recovering."""
+        return self._s.state in _RETRY_STATES
+
+    def snapshot(self) -> MachineState:
+        """A copy of the full state, for storage; feed it back to restore."""
+        return replace(self._s)
+
+    def observe(self, ts: float, outcome: Outcome, reason: str = "") -> list[Event]:
+        """Take one observation; return the events it caused, in order."""
+        s = self._s
+        s.last_ts = ts
+        s.last_outcome = outcome
+        s.last_reason = reason
+        if outcome is Outcome.ERROR:
+            return []
+        if outcome is Outcome.DOWN:
+            if s.down_run == 0:
+                s.down_start = ts
+            s.down_run += 1
+        else:
+            s.down_run, s.down_start = 0, None
+        if outcome is not Outcome.OK:
+            if s.bad_run == 0:
+                s.bad_start = ts
+            s.bad_run += 1
+        else:
+            s.bad_run, s.bad_start = 0, None
+        if outcome is not Outcome.DOWN:
+            if s.good_run == 0:
+                s.good_start = ts
+            s.good_run += 1
+        else:
+            s.good_run, s.good_start = 0, None
+        if outcome is Outcome.OK:
+            if s.ok_run == 0:
+                s.ok_start = ts
+            s.ok_run += 1
+        else:
+            s.ok_run, s.ok_start = 0, None
+        return self._transition(ts, outcome, reason)
+
+    def _transition(self, ts: float, outcome: Outcome, reason: str) -> list[Event]:
+        s = self._s
+        old = s.state
+        events: list[Event] = []
+        new = old
+        since = ts
+        if s.hard is CheckState.DOWN:
+            if s.good_run >= self.recover_after:
+                assert s.outage_start is not None
+                assert s.good_start is not None
+                events.append(OutageClosed(self.check, s.outage_start, s.good_start))
+                s.outage_start = s.outage_confirmed = None
+                s.outage_reason = ""
+                new = CheckState.UP if outcome is Outcome.OK else CheckState.DEGRADED
+                s.hard = new
+                since = s.good_start
+            else:
+                new = CheckState.RECOVERING if s.good_run else CheckState.DOWN
+        elif s.down_run >= self.fail_after:
+            assert s.down_start is not None
+            s.hard = new = CheckState.DOWN
+            s.outage_start, s.outage_confirmed, s.outage_reason = s.down_start, ts, reason
+            events.append(OutageOpened(self.check, s.down_start, ts, reason))
+            since = s.down_start
+        elif s.hard is CheckState.DEGRADED:
+            if s.ok_run >= self.recover_after:
+                assert s.ok_start is not None
+                s.hard = new = CheckState.UP
+                since = s.ok_start
+            else:
+                new = CheckState.SUSPECT if s.down_run else CheckState.DEGRADED
+        elif s.bad_run >= self.fail_after:
+            assert s.bad_start is not None
+            s.hard = new = CheckState.DEGRADED
+            since = s.bad_start
+        elif s.bad_run:
+            new = CheckState.SUSPECT
+        else:
+            s.hard = new = CheckState.UP
+        if new is not old:
+            s.state = new
+            s.since = since
+            events.insert(0, StateChanged(self.check, ts, old, new, reason))
+        return events

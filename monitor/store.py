@@ -1,0 +1,786 @@
+"""SQLite storage: raw observations, state changes, outage intervals, hourly rollups.
+
+One writer (DESIGN principle 6, NOTES A4): a dedicated thread owns the only writing
+connection and is fed through a queue. It writes batches (every ``batch_interval`` seconds
+or ``batch_rows`` rows, whichever comes first; more when a backlog has built up) in one
+``BEGIN IMMEDIATE`` transaction with ``executemany``. Observations, the per-check state
+machine snapshot and the events they caused go in the *same* transaction, so after a
+``kill -9`` the stored machine state always matches the stored outages: a restart neither
+re-alerts nor loses an open outage.
+
+Readers open their own short-lived connection per query and never keep a read
+transaction open (an open reader starves WAL checkpoints).
+
+Hourly rollups are maintained at write time from the rows just inserted (a rowid range,
+still hot in the cache), so uptime over a week or a year never scans raw observations,
+which are only kept for ``retention_days``. Housekeeping (retention purge, WAL
+checkpoint) runs from an APScheduler background scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlite_utils
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from monitor.state import (
+    CheckState,
+    Event,
+    MachineState,
+    OutageClosed,
+    OutageOpened,
+    Outcome,
+    StateChanged,
+)
+from probes.base import Value
+
+if TYPE_CHECKING:
+    from sites.spec import CheckSpec
+
+log = logging.getLogger(__name__)
+
+# A reusable encoder skips json.dumps' per-call setup (measurable at 100k rows/s).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False)
+
+T = TypeVar("T")
+
+MIGRATIONS = sqlite_utils.Migrations("thongsuot")
+"""The schema, as numbered migrations; applied on every open (idempotent)."""
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """Checks, observations, state changes, outages, hourly rollups, monitor runs."""
+    for sql in _M001:
+        db.execute(sql)
+
+
+_M001 = (
+    """CREATE TABLE checks (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        name TEXT, kind TEXT, element TEXT, element_type TEXT, datacenter TEXT, site TEXT,
+        role TEXT, lifecycle TEXT, interval REAL, retry_interval REAL,
+        fail_after INTEGER, recover_after INTEGER,
+        depends_on TEXT,  -- JSON list of check keys
+        options TEXT,     -- JSON of the probe options
+        first_seen REAL, last_seen REAL
+    )""",
+    # id follows insertion order, which is (nearly) time order; the only index is the
+    # per-check one that history queries and the retention purge need (NOTES A4.5).
+    """CREATE TABLE observations (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        check_id INTEGER NOT NULL REFERENCES checks(id),
+        status INTEGER NOT NULL,  -- monitor.state.Outcome: 0 ok, 1 degraded, 2 down, 3 error
+        latency_ms REAL,
+        reason TEXT,
+        values_json TEXT
+    )""",
+    "CREATE INDEX observations_check_ts ON observations(check_id, ts)",
+    """CREATE TABLE state_changes (
+        id INTEGER PRIMARY KEY,
+        check_id INTEGER NOT NULL REFERENCES checks(id),
+        ts REAL NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, reason TEXT
+    )""",
+    "CREATE INDEX state_changes_check_ts ON state_changes(check_id, ts)",
+    "CREATE INDEX state_changes_ts ON state_changes(ts)",
+    """CREATE TABLE outages (
+        id INTEGER PRIMARY KEY,
+        check_id INTEGER NOT NULL REFERENCES checks(id),
+        start_ts REAL NOT NULL,
+        confirmed_ts REAL NOT NULL,
+        end_ts REAL,       -- NULL while open
+        reason TEXT,
+        root_cause INTEGER REFERENCES outages(id)  -- the parent's outage, when known
+    )""",
+    "CREATE INDEX outages_check_start ON outages(check_id, start_ts)",
+    "CREATE INDEX outages_start ON outages(start_ts)",
+    "CREATE INDEX outages_open ON outages(check_id) WHERE end_ts IS NULL",
+    """CREATE TABLE rollups_hourly (
+        check_id INTEGER NOT NULL REFERENCES checks(id),
+        hour INTEGER NOT NULL,  -- unix time of the start of the UTC hour
+        n_ok INTEGER NOT NULL DEFAULT 0,
+        n_degraded INTEGER NOT NULL DEFAULT 0,
+        n_down INTEGER NOT NULL DEFAULT 0,
+        n_error INTEGER NOT NULL DEFAULT 0,
+        latency_sum REAL NOT NULL DEFAULT 0,
+        latency_min REAL,
+        latency_max REAL,
+        latency_count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (check_id, hour)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX rollups_hourly_hour ON rollups_hourly(hour)",
+    """CREATE TABLE check_state (
+        check_id INTEGER PRIMARY KEY REFERENCES checks(id),
+        state TEXT NOT NULL,
+        since REAL,
+        last_ts REAL,
+        machine TEXT NOT NULL  -- JSON of monitor.state.MachineState
+    )""",
+    """CREATE TABLE monitor_runs (
+        id INTEGER PRIMARY KEY,
+        started REAL NOT NULL,
+        heartbeat REAL NOT NULL,
+        stopped REAL,  -- NULL if the process died (kill -9, power cut): use heartbeat
+        pid INTEGER
+    )""",
+)
+
+_INSERT_OBS = (
+    "INSERT INTO observations (ts, check_id, status, latency_ms, reason, values_json) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+# Aggregates the rows this transaction just inserted (id > ?) into their hours. The
+# WHERE clause also keeps SQLite's parser from reading ON CONFLICT as a join's ON.
+_ROLLUP = """
+INSERT INTO rollups_hourly (check_id, hour, n_ok, n_degraded, n_down, n_error,
+                            latency_sum, latency_min, latency_max, latency_count)
+SELECT check_id, CAST(ts / 3600 AS INTEGER) * 3600,
+       sum(status = 0), sum(status = 1), sum(status = 2), sum(status = 3),
+       total(latency_ms), min(latency_ms), max(latency_ms), count(latency_ms)
+FROM observations WHERE id > ? GROUP BY 1, 2
+ON CONFLICT (check_id, hour) DO UPDATE SET
+    n_ok = n_ok + excluded.n_ok,
+    n_degraded = n_degraded + excluded.n_degraded,
+    n_down = n_down + excluded.n_down,
+    n_error = n_error + excluded.n_error,
+    latency_sum = latency_sum + excluded.latency_sum,
+    latency_min = min(coalesce(latency_min, excluded.latency_min),
+                      coalesce(excluded.latency_min, latency_min)),
+    latency_max = max(coalesce(latency_max, excluded.latency_max),
+                      coalesce(excluded.latency_max, latency_max)),
+    latency_count = latency_count + excluded.latency_count
+"""
+_UPSERT_STATE = """
+INSERT INTO check_state (check_id, state, since, last_ts, machine) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (check_id) DO UPDATE SET state = excluded.state, since = excluded.since,
+    last_ts = excluded.last_ts, machine = excluded.machine
+"""
+_UPSERT_CHECK = """
+INSERT INTO checks (key, name, kind, element, element_type, datacenter, site, role, lifecycle,
+                    interval, retry_interval, fail_after, recover_after, depends_on, options,
+                    first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+    element = excluded.element, element_type = excluded.element_type,
+    datacenter = excluded.datacenter, site = excluded.site, role = excluded.role,
+    lifecycle = excluded.lifecycle, interval = excluded.interval,
+    retry_interval = excluded.retry_interval, fail_after = excluded.fail_after,
+    recover_after = excluded.recover_after, depends_on = excluded.depends_on,
+    options = excluded.options, last_seen = excluded.last_seen
+"""
+
+
+@dataclass(slots=True)
+class Record:
+    """One observation as handed to :meth:`Store.record`, with what it caused.
+
+    ``state`` is the check's state machine after this observation; ``events`` the
+    events it emitted. Both are written in the same transaction as the observation.
+    """
+
+    check: str
+    ts: float
+    outcome: Outcome
+    latency_ms: float | None = None
+    reason: str = ""
+    values: Mapping[str, Value] | None = None
+    state: MachineState | None = None
+    events: Sequence[Event] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationRow:
+    """A stored observation."""
+
+    check: str
+    ts: float
+    outcome: Outcome
+    latency_ms: float | None
+    reason: str
+    values: dict[str, Value]
+
+
+@dataclass(frozen=True, slots=True)
+class OutageRow:
+    """A stored outage interval; ``end_ts`` is None while it is open."""
+
+    id: int
+    check: str
+    start_ts: float
+    confirmed_ts: float
+    end_ts: float | None
+    reason: str
+    root_cause: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChangeRow:
+    """A stored state transition."""
+
+    check: str
+    ts: float
+    old: CheckState
+    new: CheckState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    """One check's counts and latency summary for one UTC hour (``hour`` = its start)."""
+
+    check: str
+    hour: int
+    n_ok: int
+    n_degraded: int
+    n_down: int
+    n_error: int
+    latency_sum: float
+    latency_min: float | None
+    latency_max: float | None
+    latency_count: int
+
+    @property
+    def total(self) -> int:
+        return self.n_ok + self.n_degraded + self.n_down + self.n_error
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A check's current state as last written, with the full machine state."""
+
+    check: str
+    state: CheckState
+    since: float | None
+    last_ts: float | None
+    machine: MachineState
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorRun:
+    """One run of the monitor process; ``stopped`` is None if it died without stopping."""
+
+    id: int
+    started: float
+    heartbeat: float
+    stopped: float | None
+    pid: int | None
+
+
+@dataclass(slots=True)
+class _Command:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: Future[Any] = field(default_factory=Future)
+    transaction: bool = True
+
+
+_STOP = object()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN ourselves, and a SELECT's implicit
+    # transaction ends as soon as its cursor is exhausted.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class Store:
+    """The monitor's database. Thread-safe: any thread may record and query.
+
+    Writes go through one writer thread; :meth:`record` and :meth:`heartbeat` return at
+    once, the other write methods wait for the writer. Call :meth:`close` (or use the
+    store as a context manager) to drain and stop it.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        retention_days: float = 30.0,
+        batch_interval: float = 0.25,
+        batch_rows: int = 5_000,
+        max_batch_rows: int = 100_000,
+        housekeeping: bool = True,
+        purge_every: float = 3600.0,
+        checkpoint_every: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.retention_days = retention_days
+        self.batch_interval = batch_interval
+        self.batch_rows = batch_rows
+        self.max_batch_rows = max(max_batch_rows, batch_rows)
+        self._clock = clock
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._ids: dict[str, int] = {}
+        self._closed = False
+        self.rows_written = 0
+        """Observations committed so far by this store's writer."""
+        self.write_errors = 0
+        """Batches that failed to commit (logged); their rows are lost."""
+
+        conn = _connect(self.path)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # The writer keeps the per-check index pages hot between batches.
+            conn.execute("PRAGMA cache_size=-65536")
+            MIGRATIONS.apply(sqlite_utils.Database(conn))
+            self._ids = dict(conn.execute("SELECT key, id FROM checks").fetchall())
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._thread = threading.Thread(target=self._writer, name="store-writer", daemon=True)
+        self._thread.start()
+
+        self._scheduler: BackgroundScheduler | None = None
+        if housekeeping:
+            self._scheduler = BackgroundScheduler(
+                timezone=UTC,
+                job_defaults={"coalesce": True, "max_instances": 1},
+            )
+            now = datetime.now(UTC)
+            # Generous grace: a late purge or checkpoint is still worth running.
+            self._scheduler.add_job(
+                self.purge,
+                "interval",
+                seconds=purge_every,
+                next_run_time=now + timedelta(seconds=min(60.0, purge_every)),
+                misfire_grace_time=max(1, int(purge_every)),
+                id="purge",
+            )
+            self._scheduler.add_job(
+                self.checkpoint,
+                "interval",
+                seconds=checkpoint_every,
+                misfire_grace_time=max(1, int(checkpoint_every / 2)),
+                id="checkpoint",
+            )
+            self._scheduler.start()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record(self, rec: Record) -> None:
+        """Queue one observation (and its state and events) for the next batch."""
+        self._queue.put(rec)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Run ``fn(conn)`` on the writer thread inside one ``BEGIN IMMEDIATE`` transaction,
+        after every record queued before it has been written."""
+        if self._closed:
+            raise RuntimeError("store is closed")
+        cmd = _Command(fn)
+        self._queue.put(cmd)
+        return cmd.future
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return self.submit(fn).result()
+
+    def flush(self) -> None:
+        """Block until everything queued so far is committed."""
+        self._call(lambda conn: None)
+
+    def close(self) -> None:
+        """Stop housekeeping, drain the queue, checkpoint and close. Idempotent."""
+        if self._closed:
+            return
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def sync_checks(self, specs: Iterable[CheckSpec], ts: float | None = None) -> dict[str, int]:
+        """Insert or update the checks' descriptive rows; return key → id for all checks."""
+        now = self._clock() if ts is None else ts
+        rows = [
+            (
+                s.id,
+                s.name,
+                s.kind,
+                s.element,
+                str(s.element_type),
+                s.datacenter,
+                s.site,
+                s.role,
+                str(s.lifecycle),
+                s.interval,
+                s.retry_interval,
+                s.fail_after,
+                s.recover_after,
+                json.dumps(list(s.depends_on)),
+                s.options.model_dump_json(),
+                now,
+                now,
+            )
+            for s in specs
+        ]
+
+        def write(conn: sqlite3.Connection) -> dict[str, int]:
+            conn.executemany(_UPSERT_CHECK, rows)
+            self._ids = dict(conn.execute("SELECT key, id FROM checks").fetchall())
+            return dict(self._ids)
+
+        return self._call(write)
+
+    def start_run(self, ts: float | None = None, pid: int | None = None) -> int:
+        """Record that a monitor run started; return its id for :meth:`heartbeat`."""
+        now = self._clock() if ts is None else ts
+
+        def write(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO monitor_runs (started, heartbeat, pid) VALUES (?, ?, ?)",
+                (now, now, pid),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return self._call(write)
+
+    def heartbeat(self, run_id: int, ts: float | None = None) -> None:
+        """Note that run ``run_id`` is still alive (does not wait)."""
+        now = self._clock() if ts is None else ts
+        self.submit(
+            lambda conn: conn.execute(
+                "UPDATE monitor_runs SET heartbeat = ? WHERE id = ?", (now, run_id)
+            )
+        )
+
+    def stop_run(self, run_id: int, ts: float | None = None) -> None:
+        """Record a clean stop of run ``run_id``."""
+        now = self._clock() if ts is None else ts
+        self._call(
+            lambda conn: conn.execute(
+                "UPDATE monitor_runs SET heartbeat = ?, stopped = ? WHERE id = ?",
+                (now, now, run_id),
+            )
+        )
+
+    def purge(self, now: float | None = None, *, chunk: int = 200) -> int:
+        """Delete observations older than the retention period; return how many.
+
+        Works ``chunk`` checks per transaction, letting queued records in between, so a
+        big purge never stalls recording. Rollups, outages and state changes are kept.
+        """
+        cutoff = (self._clock() if now is None else now) - self.retention_days * 86400.0
+        done: Future[int] = Future()
+        total = 0
+
+        def step(conn: sqlite3.Connection, after: int) -> None:
+            nonlocal total
+            try:
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM checks WHERE id > ? ORDER BY id LIMIT ?", (after, chunk)
+                    )
+                ]
+                for cid in ids:
+                    cur = conn.execute(
+                        "DELETE FROM observations WHERE check_id = ? AND ts < ?", (cid, cutoff)
+                    )
+                    total += cur.rowcount
+            except BaseException as exc:
+                done.set_exception(exc)
+                raise
+            if len(ids) == chunk:
+                self._queue.put(_Command(lambda c: step(c, ids[-1])))
+            else:
+                done.set_result(total)
+
+        self.submit(lambda c: step(c, 0))
+        return done.result()
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """``PRAGMA wal_checkpoint(TRUNCATE)``: (busy, wal pages, checkpointed pages)."""
+
+        def run(conn: sqlite3.Connection) -> tuple[int, int, int]:
+            row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return int(row[0]), int(row[1]), int(row[2])
+
+        # A checkpoint cannot run inside a transaction.
+        cmd = _Command(run, transaction=False)
+        self._queue.put(cmd)
+        result: tuple[int, int, int] = cmd.future.result()
+        return result
+
+    def _writer(self) -> None:
+        conn = self._conn
+        pending: list[Record] = []
+        deadline = 0.0
+        held: Any = None
+        try:
+            while True:
+                if held is not None:
+                    item, held = held, None
+                else:
+                    try:
+                        if pending:
+                            wait = deadline - time.monotonic()
+                            item = self._queue.get(timeout=wait) if wait > 0 else None
+                        else:
+                            item = self._queue.get()
+                    except queue.Empty:
+                        item = None
+                if isinstance(item, Record):
+                    if not pending:
+                        deadline = time.monotonic() + self.batch_interval
+                    pending.append(item)
+                    if len(pending) < self.batch_rows:
+                        continue
+                    # Under a backlog take what is already queued: bigger transactions
+                    # are what keep the random per-check index cheap (NOTES A4.5).
+                    while len(pending) < self.max_batch_rows:
+                        try:
+                            more = self._queue.get_nowait()
+                        except queue.Empty:
+                            break
+                        if isinstance(more, Record):
+                            pending.append(more)
+                        else:
+                            held = more
+                            break
+                    self._write_batch(pending)
+                    pending = []
+                    continue
+                if pending:
+                    self._write_batch(pending)
+                    pending = []
+                if item is None:
+                    continue
+                if item is _STOP:
+                    break
+                self._run_command(item)
+        finally:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                log.exception("final checkpoint failed")
+            conn.close()
+
+    def _run_command(self, cmd: _Command) -> None:
+        if not cmd.future.set_running_or_notify_cancel():
+            return
+        conn = self._conn
+        try:
+            if not cmd.transaction:
+                result = cmd.fn(conn)
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = cmd.fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        except Exception as exc:
+            log.exception("store command failed")
+            if not cmd.future.done():
+                cmd.future.set_exception(exc)
+        else:
+            if not cmd.future.done():
+                cmd.future.set_result(result)
+
+    def _check_id(self, conn: sqlite3.Connection, key: str) -> int:
+        cid = self._ids.get(key)
+        if cid is None:
+            now = self._clock()
+            cur = conn.execute(
+                "INSERT INTO checks (key, first_seen, last_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen RETURNING id",
+                (key, now, now),
+            )
+            cid = int(cur.fetchone()[0])
+            self._ids[key] = cid
+        return cid
+
+    def _write_batch(self, batch: list[Record]) -> None:
+        conn = self._conn
+        encode = _ENCODER.encode
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = self._ids
+                rows = []
+                states: dict[int, MachineState] = {}
+                events: list[tuple[int, Event]] = []
+                for r in batch:
+                    cid = ids.get(r.check)
+                    if cid is None:
+                        cid = self._check_id(conn, r.check)
+                    rows.append(
+                        (
+                            r.ts,
+                            cid,
+                            r.outcome,
+                            r.latency_ms,
+                            r.reason or None,
+                            encode(r.values) if r.values else None,
+                        )
+                    )
+                    if r.state is not None:
+                        states[cid] = r.state
+                    for e in r.events:
+                        events.append((cid, e))
+                first = conn.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
+                conn.executemany(_INSERT_OBS, rows)
+                conn.execute(_ROLLUP, (first[0],))
+                if states:
+                    conn.executemany(
+                        _UPSERT_STATE,
+                        [
+                            (cid, str(m.state), m.since, m.last_ts, m.to_json())
+                            for cid, m in states.items()
+                        ],
+                    )
+                for cid, e in events:
+                    _write_event(conn, cid, e)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except Exception:
+            self.write_errors += 1
+            log.exception("could not write %d observations; they are lost", len(batch))
+        else:
+            self.rows_written += len(batch)
+
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived read-only connection; close it promptly (it is, on exit)."""
+        conn = _connect(self.path)
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            yield conn
+        finally:
+            conn.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.reader() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def recent_observations(self, check: str, limit: int = 100) -> list[ObservationRow]:
+        """The newest ``limit`` observations of ``check``, newest first."""
+        rows = self._rows(
+            "SELECT o.ts, o.status, o.latency_ms, o.reason, o.values_json FROM observations o "
+            "WHERE o.check_id = (SELECT id FROM checks WHERE key = ?) "
+            "ORDER BY o.ts DESC LIMIT ?",
+            (check, limit),
+        )
+        return [
+            ObservationRow(check, ts, Outcome(st), lat, reason or "", json.loads(v) if v else {})
+            for ts, st, lat, reason, v in rows
+        ]
+
+    def open_outages(self) -> list[OutageRow]:
+        """Outages not yet ended, oldest first."""
+        return self._outages("o.end_ts IS NULL", ())
+
+    def outages_between(
+        self, start: float, end: float, check: str | None = None
+    ) -> list[OutageRow]:
+        """Outages overlapping ``[start, end)`` (open ones included), oldest first."""
+        where = "o.start_ts < ? AND (o.end_ts IS NULL OR o.end_ts > ?)"
+        params: list[Any] = [end, start]
+        if check is not None:
+            where += " AND c.key = ?"
+            params.append(check)
+        return self._outages(where, params)
+
+    def _outages(self, where: str, params: Sequence[Any]) -> list[OutageRow]:
+        rows = self._rows(
+            "SELECT o.id, c.key, o.start_ts, o.confirmed_ts, o.end_ts, o.reason, o.root_cause "
+            f"FROM outages o JOIN checks c ON c.id = o.check_id WHERE {where} "
+            "ORDER BY o.start_ts, o.id",
+            params,
+        )
+        return [OutageRow(i, k, s, cf, e, r or "", rc) for i, k, s, cf, e, r, rc in rows]
+
+    def state_changes(self, check: str | None = None, since: float = 0.0) -> list[StateChangeRow]:
+        """State transitions at or after ``since``, oldest first."""
+        where, params = "s.ts >= ?", [since]
+        if check is not None:
+            where += " AND c.key = ?"
+            params.append(check)  # type: ignore[arg-type]
+        rows = self._rows(
+            "SELECT c.key, s.ts, s.old, s.new, s.reason FROM state_changes s "
+            f"JOIN checks c ON c.id = s.check_id WHERE {where} ORDER BY s.ts, s.id",
+            params,
+        )
+        return [
+            StateChangeRow(k, ts, CheckState(o), CheckState(n), r or "") for k, ts, o, n, r in rows
+        ]
+
+    def current_states(self) -> dict[str, StoredState]:
+        """Every check's last written state, by check key."""
+        rows = self._rows(
+            "SELECT c.key, s.state, s.since, s.last_ts, s.machine "
+            "FROM check_state s JOIN checks c ON c.id = s.check_id"
+        )
+        return {
+            k: StoredState(k, CheckState(st), since, last, MachineState.from_json(m))
+            for k, st, since, last, m in rows
+        }
+
+    def rollups(self, start: float, end: float, check: str | None = None) -> list[RollupRow]:
+        """Hourly rollups whose hour starts in ``[start, end)``, by check then hour."""
+        where, params = "r.hour >= ? AND r.hour < ?", [start, end]
+        if check is not None:
+            where += " AND c.key = ?"
+            params.append(check)  # type: ignore[arg-type]
+        rows = self._rows(
+            "SELECT c.key, r.hour, r.n_ok, r.n_degraded, r.n_down, r.n_error, r.latency_sum, "
+            "r.latency_min, r.latency_max, r.latency_count FROM rollups_hourly r "
+            f"JOIN checks c ON c.id = r.check_id WHERE {where} ORDER BY c.key, r.hour",
+            params,
+        )
+        return [RollupRow(*row) for row in rows]
+
+    def runs(self) -> list[MonitorRun]:
+        """Every monitor run, oldest first."""
+        return [
+            MonitorRun(*row)
+            for row in self._rows(
+                "SELECT id, started, heartbeat, stopped, pid FROM monitor_runs ORDER BY id"
+            )
+        ]
+
+
+def _write_event(conn: sqlite3.Connection, cid: int, e: Event) -> None:
+    if isinstance(e, StateChanged):
+        conn.execute(
+            "INSERT INTO state_changes (check_id, ts, old, new, reason) VALUES (?, ?, ?, ?, ?)",
+            (cid, e.ts, str(e.old), str(e.new), e.reason),
+        )
+    elif isinstance(e, OutageOpened):
+        conn.execute(
+            "INSERT INTO outages (check_id, start_ts, confirmed_ts, reason) VALUES (?, ?, ?, ?)",
+            (cid, e.start_ts, e.confirmed_ts, e.reason),
+        )
+    elif isinstance(e, OutageClosed):
+        conn.execute(
+            "UPDATE outages SET end_ts = ? WHERE check_id = ? AND start_ts = ? AND end_ts IS NULL",
+            (e.end_ts, cid, e.start_ts),
+        )

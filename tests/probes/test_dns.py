@@ -1,0 +1,197 @@
+"""The dns probe against a real dnsmasq serving a ``cantho.test`` zone, and odd servers."""
+
+from __future__ import annotations
+
+import dns.message
+import dns.rrset
+import pytest
+from pydantic import ValidationError
+
+from probes.base import Status
+from probes.dns import DnsOptions, DnsProbe
+from tests.probes import servers
+
+pytestmark = pytest.mark.timeout(30)
+
+probe = DnsProbe()
+
+
+def _options(port: int, name: str, **extra: object) -> DnsOptions:
+    return DnsOptions.model_validate(
+        {"server": "127.0.0.1", "port": port, "name": name, "timeout": 2.0, **extra}
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "rtype", "expect", "shown"),
+    [
+        ("ninh-kieu.cantho.test", "A", ["127.0.0.53"], "127.0.0.53"),
+        ("portal.cantho.test", "AAAA", ["FD00:0::80"], "fd00::80"),
+        ("www.cantho.test", "CNAME", ["Portal.CanTho.test."], "portal.cantho.test"),
+        ("www.cantho.test", "A", ["127.0.0.80"], "127.0.0.80"),
+        ("cantho.test", "MX", ["10 mail.cantho.test."], "10 mail.cantho.test"),
+        ("cantho.test", "MX", ["MAIL.cantho.test"], "10 mail.cantho.test"),
+        ("cantho.test", "TXT", ["v=spf1 mx -all"], "v=spf1 mx -all"),
+        ("cantho.test", "txt", ['"v=spf1 mx -all"'], "v=spf1 mx -all"),
+        ("ninh-kieu.cantho.test", "A", [], "127.0.0.53"),
+    ],
+)
+async def test_records(dnsmasq: int, name: str, rtype: str, expect: list[str], shown: str) -> None:
+    obs = await probe.check(_options(dnsmasq, name, type=rtype, expect=expect))
+    assert obs.status is Status.OK, obs
+    assert obs.reason == shown
+    assert obs.values["rcode"] == "NOERROR"
+    assert obs.values["answers"] == shown
+    assert isinstance(obs.values["ttl"], int)
+    assert obs.values["tcp"] is False
+    assert obs.latency_ms is not None
+
+
+async def test_expect_mismatch(dnsmasq: int) -> None:
+    obs = await probe.check(_options(dnsmasq, "ninh-kieu.cantho.test", expect=["5.6.7.8"]))
+    assert obs.status is Status.DOWN
+    assert obs.reason == "answer 127.0.0.53 lacks expected 5.6.7.8"
+
+
+async def test_mx_preference_mismatch(dnsmasq: int) -> None:
+    options = _options(dnsmasq, "cantho.test", type="MX", expect=["20 mail.cantho.test"])
+    obs = await probe.check(options)
+    assert obs.status is Status.DOWN
+    assert obs.reason == "answer 10 mail.cantho.test lacks expected 20 mail.cantho.test"
+
+
+async def test_txt_is_case_sensitive(dnsmasq: int) -> None:
+    obs = await probe.check(_options(dnsmasq, "cantho.test", type="TXT", expect=["V=SPF1 MX -ALL"]))
+    assert obs.status is Status.DOWN
+
+
+async def test_nxdomain(dnsmasq: int) -> None:
+    obs = await probe.check(_options(dnsmasq, "khong-co.cantho.test"))
+    assert obs.status is Status.DOWN
+    assert obs.reason == "NXDOMAIN"
+    assert obs.values["rcode"] == "NXDOMAIN"
+
+
+async def test_expected_nxdomain(dnsmasq: int) -> None:
+    obs = await probe.check(_options(dnsmasq, "khong-co.cantho.test", expect_rcode="nxdomain"))
+    assert obs.status is Status.OK
+    assert obs.reason == "NXDOMAIN"
+
+
+async def test_rcode_mismatch(dnsmasq: int) -> None:
+    refused = await probe.check(_options(dnsmasq, "example.org"))
+    assert refused.status is Status.DOWN
+    assert refused.reason == "REFUSED"
+    other = await probe.check(_options(dnsmasq, "khong-co.cantho.test", expect_rcode="SERVFAIL"))
+    assert other.reason == "NXDOMAIN, expected SERVFAIL"
+
+
+async def test_no_data(dnsmasq: int) -> None:
+    obs = await probe.check(_options(dnsmasq, "portal.cantho.test", type="MX"))
+    assert obs.status is Status.DOWN
+    assert obs.reason == "no MX record for portal.cantho.test"
+
+
+async def test_truncated_answer_falls_back_to_tcp(dnsmasq: int) -> None:
+    obs = await probe.check(_options(dnsmasq, "big.cantho.test", type="TXT"))
+    assert obs.status is Status.OK, obs
+    assert obs.values["answer_count"] == 8
+    assert obs.values["tcp"] is True
+    assert len(str(obs.values["answers"])) <= 300
+
+
+async def test_tcp_transport(dnsmasq: int) -> None:
+    options = _options(
+        dnsmasq, "cantho.test", type="MX", transport="tcp", expect=["mail.cantho.test"]
+    )
+    obs = await probe.check(options)
+    assert obs.status is Status.OK, obs
+    assert obs.values["tcp"] is True
+
+
+async def test_timeout_against_silent_server() -> None:
+    with servers.silent_udp_socket() as port:
+        obs = await probe.check(_options(port, "cantho.test", timeout=0.3))
+    assert obs.status is Status.DOWN
+    assert obs.reason == f"no answer from 127.0.0.1:{port} within 300 ms"
+    assert obs.latency_ms is None
+
+
+async def test_tcp_connection_refused() -> None:
+    port = servers.closed_port()
+    obs = await probe.check(_options(port, "cantho.test", transport="tcp", timeout=1))
+    assert obs.status is Status.DOWN
+    assert obs.reason == f"connection refused by 127.0.0.1:{port}"
+
+
+def _authoritative(data: bytes) -> bytes:
+    query = dns.message.from_wire(data)
+    response = dns.message.make_response(query)
+    question = query.question[0]
+    if question.rdtype == dns.rdatatype.SOA:
+        rdata = "NS1.cantho.test. hostmaster.cantho.test. 2025070101 3600 600 86400 300"
+    else:
+        rdata = "ns1.cantho.test."
+    rtype = dns.rdatatype.to_text(question.rdtype)
+    response.answer.append(dns.rrset.from_text(question.name, 300, "IN", rtype, rdata))
+    return response.to_wire()
+
+
+@pytest.mark.parametrize(
+    ("rtype", "expect", "shown"),
+    [
+        ("SOA", "ns1.cantho.test", "ns1.cantho.test hostmaster.cantho.test 2025070101 3600"),
+        ("SOA", "ns1.cantho.test. hostmaster.cantho.test. 2025070101 3600 600 86400 300", "ns1"),
+        ("NS", "NS1.cantho.test", "ns1.cantho.test"),
+    ],
+)
+async def test_soa_and_ns(rtype: str, expect: str, shown: str) -> None:
+    async with servers.udp_server(_authoritative) as port:
+        obs = await probe.check(_options(port, "cantho.test", type=rtype, expect=[expect]))
+    assert obs.status is Status.OK, obs
+    assert obs.reason.startswith(shown)
+    assert obs.values["ttl"] == 300
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"\x00", b"\x80\x00" + b"\xff" * 40, "<b>[red]không phải DNS[/red]</b>".encode()],
+)
+async def test_malformed_answer(answer: bytes) -> None:
+    async with servers.udp_server(lambda data: data[:2] + answer) as port:
+        obs = await probe.check(_options(port, "cantho.test", timeout=1))
+    assert obs.status is Status.DOWN
+    assert obs.reason.startswith(f"malformed answer from 127.0.0.1:{port}: "), obs.reason
+
+
+async def test_answer_to_another_question() -> None:
+    def wrong(data: bytes) -> bytes:
+        query = dns.message.from_wire(data)
+        other = dns.message.make_query("khac.cantho.test", "A")
+        other.id = query.id
+        return dns.message.make_response(other).to_wire()
+
+    async with servers.udp_server(wrong) as port:
+        obs = await probe.check(_options(port, "cantho.test", timeout=1))
+    assert obs.status is Status.DOWN
+    assert obs.reason == f"answer from 127.0.0.1:{port} does not match the question"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"server": "dns.cantho.test", "name": "x.test"},
+        {"server": "127.0.0.1", "name": "x.test", "type": "BOGUS"},
+        {"server": "127.0.0.1", "name": "x.test", "expect_rcode": "FINE"},
+        {"server": "127.0.0.1", "name": "x.test", "transport": "quic"},
+        {"server": "127.0.0.1", "name": "a" * 70 + ".test"},
+    ],
+)
+def test_invalid_options(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        DnsOptions.model_validate(bad)
+
+
+def test_options_are_normalised() -> None:
+    options = DnsOptions(server="::1", name="x.test", type="mx", expect_rcode="nxdomain")
+    assert (options.type, options.expect_rcode) == ("MX", "NXDOMAIN")

@@ -1,0 +1,324 @@
+"""The SQLite store: schema, batched writes, rollups, retention, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.state import (
+    CheckMachine,
+    CheckState,
+    OutageClosed,
+    OutageOpened,
+    Outcome,
+    StateChanged,
+)
+from monitor.store import MIGRATIONS, Record, Store
+from tests.store.writer_proc import CHECK, OTHER
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_790_000_000.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "t.db", housekeeping=False, batch_interval=0.02, clock=lambda: NOW) as s:
+        yield s
+
+
+def raw(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_schema_and_pragmas(store: Store) -> None:
+    tables = {r[0] for r in raw(store.path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {
+        "checks",
+        "observations",
+        "state_changes",
+        "outages",
+        "rollups_hourly",
+        "check_state",
+        "monitor_runs",
+        "_sqlite_migrations",
+    } <= tables
+    with store.reader() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("DELETE FROM checks")
+
+
+def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    for _ in range(3):
+        Store(path, housekeeping=False).close()
+    applied = raw(path, "SELECT migration_set, name FROM _sqlite_migrations")
+    assert applied == [("thongsuot", "m001_initial")]
+    import sqlite_utils
+
+    db = sqlite_utils.Database(path)
+    try:
+        assert MIGRATIONS.pending(db) == []
+    finally:
+        db.close()
+
+
+def test_batched_writes_and_reads(store: Store) -> None:
+    n = 12_345
+    for i in range(n):
+        store.record(
+            Record(
+                f"c{i % 7}",
+                NOW + i,
+                Outcome.DOWN if i % 5 == 0 else Outcome.OK,
+                None if i % 5 == 0 else float(i % 40),
+                "Không kết nối được" if i % 5 == 0 else "",
+                {"rtt_avg_ms": 1.25, "http_status": 200} if i % 5 else None,
+            )
+        )
+    store.flush()
+    assert store.rows_written == n
+    assert raw(store.path, "SELECT count(*) FROM observations") == [(n,)]
+    recent = store.recent_observations("c0", limit=3)
+    assert [r.ts for r in recent] == sorted((r.ts for r in recent), reverse=True)
+    assert recent[0].ts == NOW + max(i for i in range(n) if i % 7 == 0)
+    down = next(r for r in store.recent_observations("c0", 50) if r.outcome is Outcome.DOWN)
+    assert down.reason == "Không kết nối được"
+    assert down.latency_ms is None
+    up = next(r for r in store.recent_observations("c0", 50) if r.outcome is Outcome.OK)
+    assert up.values == {"rtt_avg_ms": 1.25, "http_status": 200}
+
+
+def test_events_states_and_outages(store: Store) -> None:
+    m = CheckMachine("hcm.wan", fail_after=2, recover_after=1)
+    outcomes = [Outcome.OK, Outcome.DOWN, Outcome.DOWN, Outcome.DOWN, Outcome.OK, Outcome.DOWN]
+    for i, o in enumerate(outcomes):
+        ts = NOW + 60 * i
+        ev = m.observe(ts, o, "connection refused" if o else "")
+        store.record(Record("hcm.wan", ts, o, None, "", None, m.snapshot(), ev))
+        store.flush()  # one transaction per observation: exercises cross-batch updates
+    [out] = store.outages_between(NOW, NOW + 1000)
+    assert (out.check, out.start_ts, out.confirmed_ts, out.end_ts) == (
+        "hcm.wan",
+        NOW + 60,
+        NOW + 120,
+        NOW + 240,
+    )
+    assert out.reason == "connection refused"
+    assert out.root_cause is None
+    assert store.open_outages() == []
+    assert store.outages_between(NOW + 250, NOW + 1000) == []
+    assert len(store.outages_between(NOW + 200, NOW + 230)) == 1
+    changes = [(c.old, c.new) for c in store.state_changes("hcm.wan")]
+    assert changes[:3] == [
+        (CheckState.UNKNOWN, CheckState.UP),
+        (CheckState.UP, CheckState.SUSPECT),
+        (CheckState.SUSPECT, CheckState.DOWN),
+    ]
+    current = store.current_states()["hcm.wan"]
+    assert current.state is CheckState.SUSPECT
+    assert current.machine == m.snapshot()
+
+
+def test_open_outage_is_listed(store: Store) -> None:
+    store.record(
+        Record(
+            "x",
+            NOW,
+            Outcome.DOWN,
+            events=[
+                StateChanged("x", NOW, CheckState.UP, CheckState.DOWN, "r"),
+                OutageOpened("x", NOW - 30, NOW, "HTTP 503"),
+            ],
+        )
+    )
+    store.flush()
+    [o] = store.open_outages()
+    assert (o.check, o.start_ts, o.end_ts, o.reason) == ("x", NOW - 30, None, "HTTP 503")
+    store.record(Record("x", NOW + 5, Outcome.OK, events=[OutageClosed("x", NOW - 30, NOW + 5)]))
+    store.flush()
+    assert store.open_outages() == []
+
+
+def test_monitor_runs(store: Store) -> None:
+    run = store.start_run(NOW, pid=123)
+    store.heartbeat(run, NOW + 10)
+    store.stop_run(run, NOW + 20)
+    crashed = store.start_run(NOW + 30)
+    store.heartbeat(crashed, NOW + 40)
+    store.flush()
+    runs = store.runs()
+    assert [(r.started, r.heartbeat, r.stopped, r.pid) for r in runs] == [
+        (NOW, NOW + 20, NOW + 20, 123),
+        (NOW + 30, NOW + 40, None, None),
+    ]
+
+
+observation = st.tuples(
+    st.integers(min_value=0, max_value=3),  # check
+    st.floats(min_value=0, max_value=4 * 3600 - 1e-3),  # offset within four hours
+    st.sampled_from(list(Outcome)),
+    st.one_of(st.none(), st.floats(min_value=0, max_value=5000, allow_nan=False)),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(observation, max_size=40), max_size=6))
+def test_rollups_equal_raw_aggregation(
+    batches: list[list[tuple[int, float, Outcome, float | None]]],
+) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "r.db"
+        with Store(path, housekeeping=False, batch_interval=0.01) as s:
+            for batch in batches:
+                for c, off, outcome, lat in batch:
+                    s.record(Record(f"c{c}", NOW + off, outcome, lat))
+                s.flush()
+            rollups = raw(
+                path,
+                "SELECT check_id, hour, n_ok, n_degraded, n_down, n_error, latency_count, "
+                "latency_min, latency_max, latency_sum FROM rollups_hourly ORDER BY 1, 2",
+            )
+            expected = raw(
+                path,
+                "SELECT check_id, CAST(ts / 3600 AS INTEGER) * 3600, sum(status = 0), "
+                "sum(status = 1), sum(status = 2), sum(status = 3), count(latency_ms), "
+                "min(latency_ms), max(latency_ms), total(latency_ms) "
+                "FROM observations GROUP BY 1, 2 ORDER BY 1, 2",
+            )
+            assert [r[:9] for r in rollups] == [e[:9] for e in expected]
+            for r, e in zip(rollups, expected, strict=True):
+                assert r[9] == pytest.approx(e[9])
+            total = sum(len(b) for b in batches)
+            assert sum(r.total for r in s.rollups(0, 2**40)) == total
+
+
+def test_retention_purge_keeps_history(tmp_path: Path) -> None:
+    with Store(tmp_path / "p.db", housekeeping=False, retention_days=30) as s:
+        day = 86400.0
+        for check in ("a", "b"):
+            for age in (40, 31, 29, 1):
+                s.record(Record(check, NOW - age * day, Outcome.DOWN, 3.0))
+        s.record(
+            Record("a", NOW - 40 * day, Outcome.DOWN, events=[OutageOpened("a", 1.0, 2.0, "x")])
+        )
+        s.flush()
+        assert s.purge(NOW, chunk=1) == 5
+        left = raw(s.path, "SELECT check_id, ts FROM observations ORDER BY 1, 2")
+        assert [ts for _, ts in left] == [NOW - 29 * day, NOW - day] * 2
+        assert sum(r.total for r in s.rollups(0, 2**40)) == 9
+        assert len(s.open_outages()) == 1
+        assert s.purge(NOW) == 0
+
+
+def test_housekeeping_runs_purge_and_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with Store(
+        path, retention_days=1, purge_every=0.2, checkpoint_every=0.2, batch_interval=0.01
+    ) as s:
+        s.record(Record("a", time.time() - 3 * 86400, Outcome.OK))
+        s.record(Record("a", time.time(), Outcome.OK))
+        s.flush()
+        deadline = time.monotonic() + 5
+        while raw(path, "SELECT count(*) FROM observations")[0][0] != 1:
+            assert time.monotonic() < deadline, "purge job did not run"
+            time.sleep(0.05)
+    assert not Path(str(path) + "-wal").exists() or Path(str(path) + "-wal").stat().st_size == 0
+
+
+def test_checkpoint_truncates_wal(store: Store) -> None:
+    for i in range(3000):
+        store.record(Record("a", NOW + i, Outcome.OK, 1.0))
+    store.flush()
+    busy, _, _ = store.checkpoint()
+    assert busy == 0
+    assert Path(str(store.path) + "-wal").stat().st_size == 0
+
+
+def test_writer_survives_a_bad_command(store: Store) -> None:
+    def boom(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+
+    with pytest.raises(sqlite3.OperationalError):
+        store.submit(boom).result()
+    store.record(Record("a", NOW, Outcome.OK))
+    store.flush()
+    assert len(store.recent_observations("a")) == 1
+
+
+def test_kill_9_then_reopen_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.writer_proc", str(path), str(NOW)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "outage"
+        while True:
+            line = proc.stdout.readline()
+            assert line, "writer process exited early"
+            if int(line.split()[1]) >= 20_000:
+                break
+        # keep it writing so the kill is likely to land inside a transaction
+        time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    with Store(path, housekeeping=False) as s:
+        assert raw(path, "PRAGMA integrity_check") == [("ok",)]
+        before = raw(path, "SELECT count(*), max(id) FROM observations")[0]
+        assert isinstance(before[0], int)
+        assert before[0] >= 20_003
+        [outage] = s.open_outages()
+        assert (outage.check, outage.start_ts) == (CHECK, NOW + 1)
+        states = s.current_states()
+        assert states[CHECK].state is CheckState.DOWN
+        assert states[OTHER].state is CheckState.UP
+        # the stored machine matches the stored observations: same last timestamp
+        last_ts = raw(
+            path,
+            "SELECT max(ts) FROM observations WHERE check_id = (SELECT id FROM checks "
+            "WHERE key = ?)",
+            (CHECK,),
+        )[0][0]
+        assert states[CHECK].last_ts == last_ts
+
+        m = CheckMachine(CHECK, 2, 2, states[CHECK].machine)
+        ts = float(last_ts) + 1  # type: ignore[arg-type]
+        events = []
+        for outcome in (Outcome.DOWN, Outcome.OK, Outcome.OK):
+            ev = m.observe(ts, outcome)
+            events += ev
+            s.record(Record(CHECK, ts, outcome, None, "", None, m.snapshot(), ev))
+            ts += 1
+        s.flush()
+        assert not any(isinstance(e, OutageOpened) for e in events)
+        assert s.open_outages() == []
+        [closed] = s.outages_between(0, 2**40, CHECK)
+        assert (closed.start_ts, closed.end_ts) == (NOW + 1, float(last_ts) + 2)
+        assert raw(path, "SELECT count(*) FROM observations WHERE id > ?", (before[1],)) == [(3,)]
+        assert raw(path, "PRAGMA integrity_check") == [("ok",)]
