@@ -104,6 +104,7 @@ def bench_store(checks: int, rows: int, directory: Path) -> dict[str, float]:
         "seconds": round(wall, 3),
         "rows_per_s": round(rows / wall),
         "cpu_s": round(cpu, 3),
+        "rows_per_cpu_s": round(rows / cpu),
         "db_mb": round(path.stat().st_size / 1e6, 1),
     }
 

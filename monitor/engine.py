@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.schedule import TimingWheel, first_offset, jittered
 from monitor.state import CheckMachine, CheckState, Event, Outcome
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ProbeRegistry = Mapping[str, type[Probe[ProbeOptions]]]
+ProbeRegistry = Mapping[str, type[Probe[Any]]]
+"""Probe class by kind, like ``probes.PROBES``."""
 EventCallback = Callable[[Event], None]
 
 _SETUP_RETRY_S = 30.0
@@ -121,7 +122,7 @@ class Monitor:
             for s in self._all_specs
             if s.lifecycle.probed
         }
-        self._probes: dict[str, Probe[ProbeOptions]] = {}
+        self._probes: dict[str, Probe[Any]] = {}
         self._setup_failed: dict[str, tuple[float, str]] = {}
         self._start_locks: dict[str, asyncio.Lock] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
@@ -211,7 +212,7 @@ class Monitor:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _probe(self, kind: str) -> Probe[ProbeOptions]:
+    async def _probe(self, kind: str) -> Probe[Any]:
         probe = self._probes.get(kind)
         if probe is not None:
             return probe
@@ -320,7 +321,7 @@ class Monitor:
             self._snap[c.spec.id] = snap
 
 
-def _deadline(probe: Probe[ProbeOptions], options: ProbeOptions) -> float:
+def _deadline(probe: Probe[Any], options: ProbeOptions) -> float:
     """The probe's own worst case: ``probe.deadline(options)`` if it defines one (a probe
     whose ``timeout`` is per packet, like icmp's, should), else ``options.timeout``."""
     custom = getattr(probe, "deadline", None)

@@ -20,7 +20,9 @@ address_block=None)``
   made at start in a temporary directory; SNMP checks get v2c community ``public``.
 - ``sim.catalogue``: every :class:`Fault` this province can inject; ``sim.faults``: the
   ones active now; ``sim.affected(fault)``: the check ids whose probes see it.
-- ``await sim.inject(fault)`` / ``await sim.repair(fault)``: break or repair now.
+- ``await sim.inject(fault)`` / ``await sim.repair(fault)``: break or repair now
+  (``KeyError`` for a fault not in the catalogue). Leaving the ``async with`` closes
+  everything without reporting repairs.
 - ``on_fault(event)``: called (and awaited, if it returns an awaitable) with a
   :class:`FaultEvent` for every injection and repair; ``str(event)`` reads
   "fault injected: HTTP 503 on ninh-kieu.portal".

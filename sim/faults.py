@@ -43,7 +43,7 @@ class FaultKind(enum.StrEnum):
     SIP_503 = "sip-503"
     """A SIP server answers OPTIONS with ``503 Service Unavailable``."""
     HOST_DOWN = "host-down"
-    """A WAN router's address disappears from the network namespace: its ping fails."""
+    """An ICMP target (WAN router, LAN gateway) leaves the network namespace: its ping fails."""
     LINK_DOWN = "link-down"
     """A data centre's uplink goes down: every address behind it stops answering pings."""
 
@@ -59,7 +59,7 @@ _DESCRIPTIONS: dict[FaultKind, str] = {
     FaultKind.REBOOT: "router reboot on {target}",
     FaultKind.SILENT: "no answer from {target}",
     FaultKind.SIP_503: "SIP 503 on {target}",
-    FaultKind.HOST_DOWN: "router unreachable on {target}",
+    FaultKind.HOST_DOWN: "host unreachable on {target}",
     FaultKind.LINK_DOWN: "uplink down at {target}",
 }
 

@@ -25,7 +25,7 @@ from sim.dnsserver import DnsServer, parse_records, synthesize
 from sim.faults import Fault, FaultEvent, FaultKind, plan_faults
 from sim.mail import SmtpEndpoint
 from sim.sipserver import SipEndpoint
-from sim.snmpagent import SnmpAgent
+from sim.snmpagent import WAN_INTERFACE, SnmpAgent
 from sim.tcpserver import TcpEndpoint
 from sim.tls import TlsMaterial, make_tls
 from sim.web import HttpEndpoint
@@ -479,6 +479,9 @@ class _Builder:
 
     def _snmp(self, spec: CheckSpec, host: str, update: dict[str, Any]) -> None:
         port = self._port(spec.element, "snmp")
+        # A router check that names no interface gets the simulated WAN port, so that an
+        # interface going down is something the demo can show.
+        interfaces = list(getattr(spec.options, "interfaces", None) or [WAN_INTERFACE])
         agent = SnmpAgent(
             spec.id,
             host,
@@ -486,10 +489,10 @@ class _Builder:
             sys_name=f"{spec.element}-rtr",
             sys_descr=f"Cisco IOS XE Software, simulated by thongsuot ({spec.element})",
             location=spec.name,
-            interfaces=list(getattr(spec.options, "interfaces", [])),
+            interfaces=interfaces,
         )
         self._province._offer(agent, spec)
-        update.update(host=host, port=port, community="public", version="2c")
+        update.update(host=host, port=port, community="public", version="2c", interfaces=interfaces)
 
     def _sip(self, spec: CheckSpec, host: str, update: dict[str, Any]) -> None:
         transport = str(getattr(spec.options, "transport", "udp")).lower()

@@ -39,7 +39,9 @@ _MAX_VARBINDS = 400
 """Bound on the varbinds of one response, so a GETBULK cannot outgrow a datagram."""
 
 _UP, _DOWN = 1, 2
-_GENERIC_INTERFACES = ("GigabitEthernet0/0/0", "GigabitEthernet0/0/1")
+WAN_INTERFACE = "GigabitEthernet0/0/0"
+"""The simulated router's WAN port (always present)."""
+_GENERIC_INTERFACES = (WAN_INTERFACE, "GigabitEthernet0/0/1")
 
 
 @dataclass(slots=True)

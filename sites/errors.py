@@ -10,8 +10,6 @@ from typing import Any
 Loc = tuple[str | int, ...]
 """A key path into the YAML document: ``("sites", 3, "checks", 0, "interval")``."""
 
-_NO_VALUE: Any = object()
-
 
 def render_path(loc: Loc) -> str:
     """``("sites", 3, "checks", 0, "interval")`` -> ``sites[3].checks[0].interval``."""
@@ -35,7 +33,7 @@ def short_repr(value: Any, limit: int = 60) -> str:
 def did_you_mean(word: str, candidates: Iterable[str], *, limit: int = 1) -> str | None:
     """``"did you mean 'interval'?"`` for the closest candidate, or None."""
     pool = [c for c in candidates if isinstance(c, str)]
-    matches = difflib.get_close_matches(word, pool, n=limit, cutoff=0.6)
+    matches = difflib.get_close_matches(word, pool, n=limit, cutoff=0.55)
     if not matches:
         lowered = {c.lower(): c for c in pool}
         if word.lower() in lowered:

@@ -71,104 +71,197 @@ def _http(url: str, check_id: str = "web", name: str = "Trang web", extra: str =
 
 SYSTEMS: tuple[SystemDef, ...] = (
     SystemDef(
-        "tthc", "Hệ thống thông tin giải quyết thủ tục hành chính (Cổng dịch vụ công)",
-        "administration", "dc-cantho", "2025-06-30", f"{PLAN} §II.1", SKHCN,
+        "tthc",
+        "Hệ thống thông tin giải quyết thủ tục hành chính (Cổng dịch vụ công)",
+        "administration",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.1",
+        SKHCN,
         (_http("https://dichvucong.cantho.example/"),),
     ),
     SystemDef(
-        "qlvb", "Hệ thống quản lý văn bản và điều hành", "administration", "dc-haugiang",
-        "2025-06-30", f"{PLAN} §II.2", SKHCN,
+        "qlvb",
+        "Hệ thống quản lý văn bản và điều hành",
+        "administration",
+        "dc-haugiang",
+        "2025-06-30",
+        f"{PLAN} §II.2",
+        SKHCN,
         (_http("https://qlvb.cantho.example/"),),
         depends_on=("sso",),
         notes="Mở rộng hệ thống của tỉnh Hậu Giang cho toàn thành phố.",
     ),
     SystemDef(
-        "lgsp", "Nền tảng tích hợp, chia sẻ dữ liệu dùng chung (LGSP)", "platform", "dc-cantho",
-        "2025-06-30", f"{PLAN} §II.3", SKHCN,
+        "lgsp",
+        "Nền tảng tích hợp, chia sẻ dữ liệu dùng chung (LGSP)",
+        "platform",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.3",
+        SKHCN,
         (_http("https://lgsp.cantho.example/health", "api", "API"),),
     ),
     SystemDef(
-        "sso", "Nền tảng xác thực tập trung (SSO)", "platform", "dc-cantho", "2025-06-30",
-        f"{PLAN} §II.4", SKHCN,
+        "sso",
+        "Nền tảng xác thực tập trung (SSO)",
+        "platform",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.4",
+        SKHCN,
         (_http("https://sso.cantho.example/", "login", "Trang đăng nhập"),),
         depends_on=("lgsp",),
         notes="Tích hợp trên LGSP; dữ liệu SSO Hậu Giang, Sóc Trăng chuyển về trước sáp nhập.",
     ),
     SystemDef(
-        "sso-haugiang", "Nền tảng SSO tỉnh Hậu Giang (cũ)", "platform", "dc-haugiang",
-        "2025-06-30", f"{PLAN} §II.4", SKHCN,
+        "sso-haugiang",
+        "Nền tảng SSO tỉnh Hậu Giang (cũ)",
+        "platform",
+        "dc-haugiang",
+        "2025-06-30",
+        f"{PLAN} §II.4",
+        SKHCN,
         (_http("https://sso.haugiang.example/", "login", "Trang đăng nhập"),),
-        lifecycle="retired", notes="Dữ liệu đã chuyển sang SSO thành phố.",
+        lifecycle="retired",
+        notes="Dữ liệu đã chuyển sang SSO thành phố.",
     ),
     SystemDef(
-        "sso-soctrang", "Nền tảng SSO tỉnh Sóc Trăng (cũ)", "platform", "dc-soctrang",
-        "2025-06-30", f"{PLAN} §II.4", SKHCN,
+        "sso-soctrang",
+        "Nền tảng SSO tỉnh Sóc Trăng (cũ)",
+        "platform",
+        "dc-soctrang",
+        "2025-06-30",
+        f"{PLAN} §II.4",
+        SKHCN,
         (_http("https://sso.soctrang.example/", "login", "Trang đăng nhập"),),
-        lifecycle="retired", notes="Dữ liệu đã chuyển sang SSO thành phố.",
+        lifecycle="retired",
+        notes="Dữ liệu đã chuyển sang SSO thành phố.",
     ),
     *(
         SystemDef(
-            f"kho-du-lieu-{dc.removeprefix('dc-')}", f"Kho dữ liệu dùng chung {prov}", "data",
-            dc, "2025–2026", f"{PLAN} §II.5", SKHCN,
+            f"kho-du-lieu-{dc.removeprefix('dc-')}",
+            f"Kho dữ liệu dùng chung {prov}",
+            "data",
+            dc,
+            "2025–2026",
+            f"{PLAN} §II.5",
+            SKHCN,
             (_http(f"https://khodulieu.{dc.removeprefix('dc-')}.example/", "api", "API"),),
             notes="Giữ nguyên hiện trạng; phương án hợp nhất sau sáp nhập.",
         )
         for dc, _, prov, _, _ in DATACENTERS
     ),
     SystemDef(
-        "spp", "Nền tảng quy hoạch không gian (SPP)", "platform", "dc-cantho", "2025–2026",
-        f"{PLAN} §II.6", SKHCN, (_http("https://spp.cantho.example/"),),
+        "spp",
+        "Nền tảng quy hoạch không gian (SPP)",
+        "platform",
+        "dc-cantho",
+        "2025–2026",
+        f"{PLAN} §II.6",
+        SKHCN,
+        (_http("https://spp.cantho.example/"),),
     ),
     SystemDef(
-        "cong-du-lieu", "Cổng dữ liệu thành phố Cần Thơ", "data", "dc-cantho", "2025-06-30",
-        f"{PLAN} §II.7", SKHCN, (_http("https://data.cantho.example/"),),
+        "cong-du-lieu",
+        "Cổng dữ liệu thành phố Cần Thơ",
+        "data",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.7",
+        SKHCN,
+        (_http("https://data.cantho.example/"),),
     ),
     SystemDef(
-        "can-tho-smart", "Ứng dụng di động Can Tho Smart (máy chủ API)", "application",
-        "dc-cantho", "2025-06-30", f"{PLAN} §II.8", SKHCN,
+        "can-tho-smart",
+        "Ứng dụng di động Can Tho Smart (máy chủ API)",
+        "application",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.8",
+        SKHCN,
         (_http("https://smart.cantho.example/api/health", "api", "API"),),
     ),
     *(
         SystemDef(
-            f"ioc-{dc.removeprefix('dc-')}", f"Trung tâm giám sát, điều hành thông minh (IOC) {prov}",
-            "monitoring", dc, "2025–2026", f"{PLAN} §II.9", SKHCN,
+            f"ioc-{dc.removeprefix('dc-')}",
+            f"Trung tâm giám sát, điều hành thông minh (IOC) {prov}",
+            "monitoring",
+            dc,
+            "2025–2026",
+            f"{PLAN} §II.9",
+            SKHCN,
             (_http(f"https://ioc.{dc.removeprefix('dc-')}.example/"),),
             notes="Giữ nguyên hiện trạng thời gian đầu; sau đó hợp nhất một hệ thống.",
         )
         for dc, _, prov, _, _ in DATACENTERS
     ),
     SystemDef(
-        "cong-ttdt", "Cổng thông tin điện tử thành phố (cổng chính)", "portal", "dc-cantho",
-        "2025-06-30", f"{PLAN} §II.10", VP, (_http("https://cantho.gov.vn/"),),
+        "cong-ttdt",
+        "Cổng thông tin điện tử thành phố (cổng chính)",
+        "portal",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.10",
+        VP,
+        (_http("https://cantho.gov.vn/"),),
         notes="Cổng thành phần của từng xã, phường: xem site_template (check portal).",
     ),
     SystemDef(
-        "cong-ttdt-haugiang", "Cổng thông tin điện tử tỉnh Hậu Giang (cũ)", "portal",
-        "dc-haugiang", "2025-06-30", f"{PLAN} §II.10; {BT_PLAN} §II.7", VP,
+        "cong-ttdt-haugiang",
+        "Cổng thông tin điện tử tỉnh Hậu Giang (cũ)",
+        "portal",
+        "dc-haugiang",
+        "2025-06-30",
+        f"{PLAN} §II.10; {BT_PLAN} §II.7",
+        VP,
         (_http("https://haugiang.gov.vn/", extra=", expect_status: [200, 301, 302]"),),
-        lifecycle="kept-for-lookup", notes="Giữ để tra cứu, chuyển đổi dữ liệu.",
+        lifecycle="kept-for-lookup",
+        notes="Giữ để tra cứu, chuyển đổi dữ liệu.",
     ),
     SystemDef(
-        "cong-ttdt-soctrang", "Cổng thông tin điện tử tỉnh Sóc Trăng (cũ)", "portal",
-        "dc-soctrang", "2025-06-30", f"{PLAN} §II.10; {BT_PLAN} §II.7", VP,
+        "cong-ttdt-soctrang",
+        "Cổng thông tin điện tử tỉnh Sóc Trăng (cũ)",
+        "portal",
+        "dc-soctrang",
+        "2025-06-30",
+        f"{PLAN} §II.10; {BT_PLAN} §II.7",
+        VP,
         (_http("https://soctrang.gov.vn/", extra=", expect_status: [200, 301, 302]"),),
-        lifecycle="kept-for-lookup", notes="Giữ để tra cứu, chuyển đổi dữ liệu.",
+        lifecycle="kept-for-lookup",
+        notes="Giữ để tra cứu, chuyển đổi dữ liệu.",
     ),
     SystemDef(
-        "bao-cao", "Hệ thống thông tin báo cáo", "reporting", "dc-cantho", "Năm 2025",
-        f"{PLAN} §II.11", VP, (_http("https://baocao.cantho.example/"),),
+        "bao-cao",
+        "Hệ thống thông tin báo cáo",
+        "reporting",
+        "dc-cantho",
+        "Năm 2025",
+        f"{PLAN} §II.11",
+        VP,
+        (_http("https://baocao.cantho.example/"),),
     ),
     SystemDef(
-        "tong-dai-1022", "Tổng đài dịch vụ công 1022", "call-centre", "dc-cantho", "2025-06-30",
-        f"{PLAN} §II.12", VP,
+        "tong-dai-1022",
+        "Tổng đài dịch vụ công 1022",
+        "call-centre",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.12",
+        VP,
         (
             "{id: sip, kind: sip, name: Tổng đài (SIP), host: 1022.cantho.example}",
             _http("https://1022.cantho.example/", "web", "Trang phản ánh, kiến nghị"),
         ),
     ),
     SystemDef(
-        "thu-dien-tu", "Hệ thống thư điện tử công vụ", "mail", "dc-soctrang", "2025-06-30",
-        f"{PLAN} §II.13; {BT_PLAN} §II.4", SKHCN,
+        "thu-dien-tu",
+        "Hệ thống thư điện tử công vụ",
+        "mail",
+        "dc-soctrang",
+        "2025-06-30",
+        f"{PLAN} §II.13; {BT_PLAN} §II.4",
+        SKHCN,
         (
             "{id: smtp, kind: smtp, name: Máy chủ thư (SMTP), host: mail.cantho.example}",
             _http("https://mail.cantho.example/", "webmail", "Webmail"),
@@ -178,29 +271,54 @@ SYSTEMS: tuple[SystemDef, ...] = (
     ),
     *(
         SystemDef(
-            f"hntt-{dc.removeprefix('dc-')}", f"Hệ thống hội nghị truyền hình (MCU) {prov}",
-            "video-conference", dc, "2025-06-30", f"{PLAN} §II.14", SKHCN,
-            (f"{{id: mcu, kind: sip, name: MCU (SIP), host: mcu.{dc.removeprefix('dc-')}.example}}",),
+            f"hntt-{dc.removeprefix('dc-')}",
+            f"Hệ thống hội nghị truyền hình (MCU) {prov}",
+            "video-conference",
+            dc,
+            "2025-06-30",
+            f"{PLAN} §II.14",
+            SKHCN,
+            (
+                f"{{id: mcu, kind: sip, name: MCU (SIP), "
+                f"host: mcu.{dc.removeprefix('dc-')}.example}}",
+            ),
             notes="Tiếp tục duy trì hệ thống của 03 tỉnh, thành phố.",
         )
         for dc, _, prov, _, _ in DATACENTERS
     ),
     SystemDef(
-        "soc", "Hệ thống giám sát điều hành an toàn thông tin mạng (SOC)", "security",
-        "dc-cantho", "Năm 2025", f"{PLAN} §II.15", "Công an thành phố Cần Thơ",
-        ("{id: collector, kind: tcp, name: Bộ thu nhận nhật ký, host: soc.cantho.example, "
-         "port: 6514}",),
+        "soc",
+        "Hệ thống giám sát điều hành an toàn thông tin mạng (SOC)",
+        "security",
+        "dc-cantho",
+        "Năm 2025",
+        f"{PLAN} §II.15",
+        "Công an thành phố Cần Thơ",
+        (
+            "{id: collector, kind: tcp, name: Bộ thu nhận nhật ký, host: soc.cantho.example, "
+            "port: 6514}",
+        ),
     ),
     SystemDef(
-        "mang-tsl", "Mạng truyền số liệu chuyên dùng (lõi)", "network", "dc-cantho",
-        "2025-06-30", f"{PLAN} §II.16; {BT_PLAN} §II.1", SKHCN,
+        "mang-tsl",
+        "Mạng truyền số liệu chuyên dùng (lõi)",
+        "network",
+        "dc-cantho",
+        "2025-06-30",
+        f"{PLAN} §II.16; {BT_PLAN} §II.1",
+        SKHCN,
         ("{id: core, kind: icmp, name: Router lõi, host: 203.0.113.254}",),
         notes="Giữ nguyên hạ tầng của 03 tỉnh; cấu hình theo quy hoạch IP của Cục Bưu điện "
         "Trung ương.",
     ),
     SystemDef(
-        "ten-mien", "Hệ thống phân giải tên miền (DNS) cantho.gov.vn", "dns", "dc-cantho",
-        "2025-06-30", f"{BT_PLAN} §II.3", SKHCN,
+        "ten-mien",
+        "Hệ thống phân giải tên miền (DNS) cantho.gov.vn",
+        "dns",
+        "dc-cantho",
+        "2025-06-30",
+        f"{BT_PLAN} §II.3",
+        SKHCN,
         (
             "{id: ns1, kind: dns, name: Máy chủ tên miền 1, server: 203.0.113.53, "
             "options: {name: cantho.gov.vn, type: SOA}}",
@@ -239,6 +357,7 @@ OLD_DISTRICTS = {
 }
 """Sites named after a former district-level unit, and that unit's portal domain (pattern
 <district>.<old province>.gov.vn): kept for look-up. Verify before relying on them."""
+
 
 @dataclass(frozen=True)
 class Commune:
@@ -366,7 +485,8 @@ def _system(system: SystemDef) -> list[str]:
     if system.lifecycle != "active":
         lines.append(f"    lifecycle: {system.lifecycle}")
     deadline = system.deadline
-    lines.append(f"    deadline: {deadline if deadline[0].isdigit() and '–' not in deadline else _q(deadline)}")
+    is_date = deadline[0].isdigit() and "–" not in deadline
+    lines.append(f"    deadline: {deadline if is_date else _q(deadline)}")
     lines.append(f"    source: {_q(system.source)}")
     lines.append(f"    owner: {_q(system.owner)}")
     if system.depends_on:
@@ -492,7 +612,7 @@ def _sites(communes: Sequence[Commune]) -> list[str]:
 def _cutovers() -> list[str]:
     return _lines(
         "",
-        "# Cutover plans: what must not be interrupted (budget 0s = \"không gián đoạn\",",
+        '# Cutover plans: what must not be interrupted (budget 0s = "không gián đoạn",',
         "# KH 141/KH-UBND §I.2), inside which window. Deadlines and sources come from the plans;",
         "# the windows are the monitoring team's choice (one week before to two weeks after).",
         "cutovers:",

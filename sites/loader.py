@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -105,10 +106,20 @@ class _Pending:
 class _Problems:
     """Collects problems, located through the positioned tree, without duplicates."""
 
-    def __init__(self, filename: str, root: Any, secrets: Mapping[Loc, str]) -> None:
+    def __init__(
+        self,
+        filename: str,
+        root: Any,
+        secrets: Mapping[Loc, str],
+        secret_values: Mapping[Loc, str],
+        quiet: Iterable[Loc] = (),
+    ) -> None:
         self.filename = filename
         self.root = root
         self.secrets = secrets
+        self.secret_values = secret_values
+        self.quiet = frozenset(quiet)
+        """Paths already reported (an unset variable): later problems there are cascades."""
         self.items: dict[tuple[str, str], _Pending] = {}
 
     def add(
@@ -120,10 +131,17 @@ class _Problems:
         value: Any = None,
         at_key: bool = False,
         subject: str | None = None,
+        first: bool = False,
     ) -> None:
+        if loc in self.quiet and not first:
+            return
         line, column = locate(self.root, loc, key=at_key)
         if loc in self.secrets:
             value = self.secrets[loc]
+            secret = self.secret_values.get(loc, "")
+            if secret:
+                message = message.replace(secret, value)
+                hint = hint.replace(secret, value) if hint else hint
         path = render_path(loc)
         key = (path, message)
         pending = self.items.get(key)
@@ -205,17 +223,23 @@ def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseMode
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
+def _child(node: Any, part: str | int) -> tuple[bool, Any]:
+    if isinstance(node, dict) and part in node:
+        return True, node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, None
+
+
 def _clean_loc(data: Any, loc: Sequence[str | int], error_type: str) -> tuple[Loc, Any]:
     """Drop pydantic's union-branch and validator labels from ``loc``; return the value."""
     node = data
     out: list[str | int] = []
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
+        found, child = _child(node, part)
+        if found:
+            node = child
             out.append(part)
         elif isinstance(node, dict) and last and error_type in ("missing", "extra_forbidden"):
             out.append(part)
@@ -228,8 +252,8 @@ def _clean_loc(data: Any, loc: Sequence[str | int], error_type: str) -> tuple[Lo
 def _first_sentence(text: str | None) -> str | None:
     if not text:
         return None
-    sentence = text.strip().split("\n\n")[0].replace("\n", " ")
-    return sentence.split(". ")[0].rstrip(".")
+    paragraph = text.strip().split("\n\n")[0].replace("\n", " ").replace("``", "")
+    return re.split(r"(?<=[a-z)])\.\s+(?=[A-Z])", paragraph)[0].rstrip(".")
 
 
 def _report_validation(
@@ -305,7 +329,8 @@ class _Element:
     id: str
     type: ElementType
     name: str
-    model: Datacenter | System | Site
+    model: Datacenter | System | Site | None
+    """None for an element that failed validation (only its checks are examined)."""
     loc: Loc
     datacenter: str | None
     site: str | None
@@ -376,6 +401,11 @@ class _Loader:
         self.invalid_ids: set[str] = set()
         self.drafts: dict[str, _Draft] = {}
         self.site_count = 0
+        self.origin: dict[str, list[int]] = {}
+        self.failed_sections: set[str] = set()
+        self.partial: list[tuple[str, int, str, dict[str, Any]]] = []
+        self.attempted: set[str] = set()
+        """Ids of every check written, including those that failed validation."""
 
     def run(self) -> Inventory:
         try:
@@ -384,7 +414,13 @@ class _Loader:
             problem = Problem(self.filename, exc.line, exc.column, "", None, exc.message)
             raise ConfigError([problem]) from None
         plain = to_plain(source.root, self.environ)
-        self.problems = problems = _Problems(self.filename, source.root, plain.secret_paths)
+        self.problems = problems = _Problems(
+            self.filename,
+            source.root,
+            plain.secret_paths,
+            plain.secret_values,
+            [loc for loc, _ in plain.missing_env] + [loc for loc, _ in plain.malformed_env],
+        )
         for dup in source.duplicates:
             problems.add_raw(
                 Problem(
@@ -402,22 +438,20 @@ class _Loader:
                 loc,
                 f"environment variable {name} is not set",
                 hint=f"export {name}=… or write ${{{name}:-default}}",
+                first=True,
             )
         for loc, expr in plain.malformed_env:
             problems.add(
-                loc, f"cannot read {expr}", hint="write ${NAME} or ${NAME:-default}"
+                loc, f"cannot read {expr}", hint="write ${NAME} or ${NAME:-default}", first=True
             )
         data = plain.data
         if not isinstance(data, dict):
             problems.add((), "the file must be a mapping with province:, datacenters:, sites: …")
             raise ConfigError(problems.finish(0))
-        self.data = data
         config = self._validate_sections(data)
-        if config is not None:
-            self._build(config)
+        self._build(config)
         if problems:
             raise ConfigError(problems.finish(self.site_count))
-        assert config is not None
         return Inventory(
             path=self.filename,
             config=config,
@@ -427,7 +461,10 @@ class _Loader:
             warnings=tuple(self._warnings(config)),
         )
 
-    def _validate_sections(self, data: dict[str, Any]) -> SitesFile | None:
+    def _validate_sections(self, data: dict[str, Any]) -> SitesFile:
+        """Validate each section, and each list item on its own, so that one bad site does
+        not hide the problems of the others. Failed parts are replaced by neutral stand-ins
+        (and remembered) so that the cross-checks can still run."""
         problems = self.problems
         fields = SitesFile.model_fields
         for key in data:
@@ -439,30 +476,28 @@ class _Loader:
                     at_key=True,
                 )
         values: dict[str, Any] = {}
-        ok = True
         if data.get("version", 1) != 1:
             problems.add(("version",), f"unsupported version {data['version']!r}", hint="use 1")
         for key in ("province", "datacenters"):
             if key not in data:
-                problems.add(
-                    (), f"missing required key '{key}'", hint=fields[key].description
-                )
-                ok = False
+                problems.add((), f"missing required key '{key}'", hint=fields[key].description)
         for key, model in _SECTION_MODELS.items():
-            if key not in data:
-                continue
-            raw = data[key]
+            raw = data.get(key)
             if raw is None and key != "province":
                 continue
             try:
                 values[key] = model.model_validate(raw)
             except ValidationError as exc:
-                _report_validation(problems, exc, raw, (key,), model)
-                ok = False
+                if raw is not None:
+                    _report_validation(problems, exc, raw, (key,), model)
+                self.failed_sections.add(key)
+        if "province" not in values:
+            values["province"] = Province(name="?", domain="invalid")
         for key, model in _SECTION_ITEMS.items():
             raw = data.get(key)
+            self.origin[key] = []
+            values[key] = []
             if raw is None:
-                values[key] = []
                 continue
             if not isinstance(raw, list):
                 label = _SECTION_LABEL.get(key, key.rstrip("s"))
@@ -471,30 +506,30 @@ class _Loader:
                     f"expected a list of {key}, got {type(raw).__name__}",
                     hint=f"write each {label} as an item starting with '- '",
                 )
-                ok = False
                 continue
-            items = []
             for index, item in enumerate(raw):
                 try:
-                    items.append(model.model_validate(item))
+                    values[key].append(model.model_validate(item))
+                    self.origin[key].append(index)
                 except ValidationError as exc:
                     _report_validation(problems, exc, item, (key, index), model)
-                    self._remember_invalid(item)
-            values[key] = items
-        if not ok:
-            return None
-        if not values["datacenters"] and "datacenters" in data:
+                    self._remember_invalid(key, index, item)
+        if not values["datacenters"] and isinstance(data.get("datacenters"), list):
             problems.add(("datacenters",), "at least one data centre is needed")
         return SitesFile.model_construct(**values)
 
-    def _remember_invalid(self, item: Any) -> None:
-        """Ids of items that failed validation, so references to them are not also reported."""
+    def _remember_invalid(self, section: str, index: int, item: Any) -> None:
+        """Ids of items that failed validation, so references to them are not also reported;
+        their checks are still validated (see :meth:`_build_partial`)."""
         if not isinstance(item, dict):
             return
-        if isinstance(item.get("id"), str):
-            self.invalid_ids.add(item["id"])
-        elif isinstance(item.get("name"), str):
-            self.invalid_ids.add(slugify(item["name"]))
+        item_id = item.get("id")
+        if not isinstance(item_id, str) and isinstance(item.get("name"), str):
+            item_id = slugify(item["name"])
+        if isinstance(item_id, str):
+            self.invalid_ids.add(item_id)
+            if section in _SECTION_LABEL:
+                self.partial.append((section, index, item_id, item))
 
     def _build(self, config: SitesFile) -> None:
         self.config = config
@@ -504,6 +539,7 @@ class _Loader:
         template_ids = self._check_template(config.site_template)
         for element in list(self.elements.values()):
             self._build_element(element, config, template_ids)
+        self._build_partial()
         self._resolve_dependencies()
         self._find_cycles()
         self.cutover_checks = self._resolve_cutovers(config.cutovers)
@@ -545,8 +581,8 @@ class _Loader:
             ("sites", config.sites),
         ]
         for section, items in groups:
-            for index, item in enumerate(items):
-                loc: Loc = (section, index)
+            for position, item in enumerate(items):
+                loc: Loc = (section, self.origin[section][position])
                 if item.id in first_seen:
                     line, _ = locate(self.problems.root, (*first_seen[item.id], "id"))
                     problems.add(
@@ -567,8 +603,15 @@ class _Loader:
                 if isinstance(item, Datacenter):
                     base |= {"former_province": item.former_province, "location": item.location}
                     element = _Element(
-                        item.id, ElementType.DATACENTER, item.name, item, loc, item.id, None,
-                        item.lifecycle, base,
+                        item.id,
+                        ElementType.DATACENTER,
+                        item.name,
+                        item,
+                        loc,
+                        item.id,
+                        None,
+                        item.lifecycle,
+                        base,
                     )
                 elif isinstance(item, System):
                     if item.datacenter not in dc_ids:
@@ -579,8 +622,15 @@ class _Loader:
                         )
                     base |= {"datacenter": item.datacenter, "category": item.category}
                     element = _Element(
-                        item.id, ElementType.SYSTEM, item.name, item, loc, item.datacenter,
-                        None, item.lifecycle, base,
+                        item.id,
+                        ElementType.SYSTEM,
+                        item.name,
+                        item,
+                        loc,
+                        item.datacenter,
+                        None,
+                        item.lifecycle,
+                        base,
                         [(ref, (*loc, "depends_on", i)) for i, ref in enumerate(item.depends_on)],
                     )
                 else:
@@ -591,8 +641,15 @@ class _Loader:
                         "datacenter": datacenter or "",
                     }
                     element = _Element(
-                        item.id, ElementType.SITE, item.name, item, loc, datacenter, item.id,
-                        item.lifecycle, base,
+                        item.id,
+                        ElementType.SITE,
+                        item.name,
+                        item,
+                        loc,
+                        datacenter,
+                        item.id,
+                        item.lifecycle,
+                        base,
                     )
                 self._add_vars(element, item.vars, (*loc, "vars"))
                 self.elements[item.id] = element
@@ -655,9 +712,7 @@ class _Loader:
                     ids.append(check.id)
         return ids
 
-    def _build_element(
-        self, element: _Element, config: SitesFile, template_ids: list[str]
-    ) -> None:
+    def _build_element(self, element: _Element, config: SitesFile, template_ids: list[str]) -> None:
         model = element.model
         sources: list[_Source] = []
         if isinstance(model, Site):
@@ -675,7 +730,7 @@ class _Loader:
                 tvars[key] = expanded
             element.context = tvars
             for key in model.overrides:
-                if key not in template_ids:
+                if key not in template_ids and "site_template" not in self.failed_sections:
                     self.problems.add(
                         ("sites", site_index, "overrides", key),
                         f"the site template has no check '{key}'",
@@ -716,12 +771,13 @@ class _Loader:
                             subject=model.id,
                         )
                     )
-        else:
+        elif model is not None:
             sources = [
                 _Source(check, (*element.loc, "checks", index))
                 for index, check in enumerate(model.checks)
             ]
         for source in sources:
+            self.attempted.add(f"{element.id}.{source.config.id}{source.id_suffix}")
             draft = self._build_check(element, source)
             if draft is None:
                 continue
@@ -733,6 +789,51 @@ class _Loader:
                 )
                 continue
             self.drafts[draft.id] = draft
+
+    def _build_partial(self) -> None:
+        """Validate the checks of elements that failed validation themselves, so their
+        problems are reported in the same run. Their checks join nothing."""
+        province = self.config.province
+        types_ = {
+            "datacenters": ElementType.DATACENTER,
+            "systems": ElementType.SYSTEM,
+            "sites": ElementType.SITE,
+        }
+        for section, index, item_id, raw in self.partial:
+            checks = raw.get("checks")
+            if not isinstance(checks, list):
+                continue
+            raw_name = raw.get("name")
+            name = raw_name if isinstance(raw_name, str) else item_id
+            context: dict[str, str] = {
+                "domain": province.domain,
+                "province": province.name,
+                "id": item_id,
+                "slug": item_id,
+                "name": name,
+            }
+            raw_vars = raw.get("vars")
+            if isinstance(raw_vars, dict):
+                context |= {str(k): str(v) for k, v in raw_vars.items()}
+            element = _Element(
+                item_id,
+                types_[section],
+                name,
+                None,
+                (section, index),
+                None,
+                None,
+                Lifecycle.ACTIVE,
+                context,
+            )
+            for check_index, raw_check in enumerate(checks):
+                loc: Loc = (section, index, "checks", check_index)
+                try:
+                    check = CheckConfig.model_validate(raw_check)
+                except ValidationError as exc:
+                    _report_validation(self.problems, exc, raw_check, loc, CheckConfig)
+                    continue
+                self._build_check(element, _Source(check, loc))
 
     def _build_check(self, element: _Element, src: _Source) -> _Draft | None:
         problems = self.problems
@@ -780,8 +881,7 @@ class _Loader:
                 if key not in fields:
                     valid = [*common, *fields] if key in extras else list(fields)
                     hint = did_you_mean(key, valid) or (
-                        f"{one_of(list(common))}; options of kind '{kind}': "
-                        + ", ".join(fields)
+                        f"{one_of(list(common))}; options of kind '{kind}': " + ", ".join(fields)
                     )
                     problems.add(
                         key_loc,
@@ -821,8 +921,10 @@ class _Loader:
 
             def extra_hint(error_type: str, rel: Loc) -> str | None:
                 if error_type == "missing" and kind == "dns" and rel == ("name",):
-                    return "give the name to look up under options: {name: …}, since name: "
-                    "is the check's label"
+                    return (
+                        "give the name to look up under options: {name: …}, since name: is "
+                        "the check's label"
+                    )
                 return None
 
             _report_validation(
@@ -901,7 +1003,11 @@ class _Loader:
             return None if unknown else text
         if isinstance(value, list):
             items = [self._expand(v, (*loc, i), context, subject) for i, v in enumerate(value)]
-            return None if any(i is None and v is not None for i, v in zip(items, value, strict=True)) else items
+            return (
+                None
+                if any(i is None and v is not None for i, v in zip(items, value, strict=True))
+                else items
+            )
         if isinstance(value, dict):
             out = {k: self._expand(v, (*loc, k), context, subject) for k, v in value.items()}
             return None if any(out[k] is None and value[k] is not None for k in value) else out
@@ -928,7 +1034,7 @@ class _Loader:
             ):
                 self.problems.add(
                     origin.get("url", src.loc),
-                    f"{short_repr(url)} is not an http(s) URL",
+                    f"{self.problems.shown(origin.get('url', src.loc), url)} is not an http(s) URL",
                     hint="write e.g. https://ninh-kieu.cantho.gov.vn/",
                     subject=src.subject,
                 )
@@ -943,7 +1049,7 @@ class _Loader:
                     hint = "give the port separately: port: …"
                 self.problems.add(
                     origin.get(name, src.loc),
-                    f"{short_repr(host)} is not a valid {name}",
+                    f"{self.problems.shown(origin.get(name, src.loc), host)} is not a valid {name}",
                     hint=hint,
                     subject=src.subject,
                 )
@@ -965,11 +1071,13 @@ class _Loader:
         if "." in ref:
             if ref in self.drafts:
                 return [ref]
-            if ref.split(".", 1)[0] in self.invalid_ids:
+            if ref.split(".", 1)[0] in self.invalid_ids or ref in self.attempted:
                 return []
             self._dangling(ref, loc, draft)
             return []
         local = f"{element.id}.{ref}"
+        if local in self.attempted and local not in self.drafts:
+            return []
         is_local = local in self.drafts
         is_element = ref in self.elements
         if is_local and is_element:
@@ -996,8 +1104,9 @@ class _Loader:
         return []
 
     def _dangling(self, ref: str, loc: Loc, draft: _Draft) -> None:
-        candidates = [*self.elements, *self.drafts]
-        local = [d.local_id for d in self.drafts.values() if d.element is draft.element]
+        candidates = [*self.elements, *self.attempted]
+        prefix = f"{draft.element.id}."
+        local = [c.removeprefix(prefix) for c in self.attempted if c.startswith(prefix)]
         self.problems.add(
             loc,
             f"unknown element or check '{ref}'",
@@ -1141,8 +1250,8 @@ class _Loader:
 
     def _resolve_cutovers(self, cutovers: list[Cutover]) -> dict[str, tuple[str, ...]]:
         out: dict[str, tuple[str, ...]] = {}
-        for index, cutover in enumerate(cutovers):
-            loc: Loc = ("cutovers", index)
+        for position, cutover in enumerate(cutovers):
+            loc: Loc = ("cutovers", self.origin["cutovers"][position])
             if cutover.id in out:
                 self.problems.add((*loc, "id"), f"duplicate cutover id '{cutover.id}'")
                 continue
@@ -1150,8 +1259,7 @@ class _Loader:
                 self.problems.add(
                     loc,
                     f"cutover '{cutover.id}' names no systems, elements or checks",
-                    hint="list what must not be interrupted under systems:, elements: or "
-                    "checks:",
+                    hint="list what must not be interrupted under systems:, elements: or checks:",
                 )
             found = self._resolve_refs(
                 [(r, (*loc, "systems", i)) for i, r in enumerate(cutover.systems)],
@@ -1168,8 +1276,8 @@ class _Loader:
 
     def _resolve_maintenance(self, windows: list[Maintenance]) -> dict[str, tuple[str, ...]]:
         out: dict[str, tuple[str, ...]] = {}
-        for index, window in enumerate(windows):
-            loc: Loc = ("maintenance", index)
+        for position, window in enumerate(windows):
+            loc: Loc = ("maintenance", self.origin["maintenance"][position])
             if window.id in out:
                 self.problems.add((*loc, "id"), f"duplicate maintenance id '{window.id}'")
                 continue

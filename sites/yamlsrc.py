@@ -35,7 +35,9 @@ class _Constructor(RoundTripConstructor):
 
     duplicates: list[tuple[Any, Any, Any]]
 
-    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
         if key in mapping:
             self.duplicates.append((mapping, key, key_node.start_mark))
             return False
@@ -86,15 +88,13 @@ def parse(text: str) -> Source:
     except YAMLError as exc:
         raise YamlSyntaxError(str(exc).splitlines()[0], None, None) from None
     source = Source(root)
-    ids = {id(node): node for node in _walk_nodes(root)}
     paths = _paths(root)
     for mapping, key, mark in constructor.duplicates:
-        first = _key_line(mapping, key)
         path = paths.get(id(mapping), ())
-        if id(mapping) in ids:
-            source.duplicates.append(
-                DuplicateKey(str(key), mark.line + 1, mark.column + 1, first, (*path, str(key)))
-            )
+        first = _key_line(mapping, key)
+        source.duplicates.append(
+            DuplicateKey(str(key), mark.line + 1, mark.column + 1, first, (*path, str(key)))
+        )
     return source
 
 
@@ -103,20 +103,6 @@ def _key_line(mapping: Any, key: Any) -> int:
         return int(mapping.lc.key(key)[0]) + 1
     except (KeyError, AttributeError, TypeError):
         return 0
-
-
-def _walk_nodes(node: Any) -> list[Any]:
-    out: list[Any] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, CommentedMap):
-            out.append(current)
-            stack.extend(current.values())
-        elif isinstance(current, CommentedSeq):
-            out.append(current)
-            stack.extend(current)
-    return out
 
 
 def _paths(root: Any) -> dict[int, Loc]:
@@ -173,6 +159,8 @@ class Plain:
     secret_paths: dict[Loc, str] = field(default_factory=dict)
     """Paths whose value came from the environment, with the text as written (for messages
     that must not reveal the secret)."""
+    secret_values: dict[Loc, str] = field(default_factory=dict)
+    """The substituted values of ``secret_paths``, to be masked wherever they appear."""
     missing_env: list[tuple[Loc, str]] = field(default_factory=list)
     malformed_env: list[tuple[Loc, str]] = field(default_factory=list)
 
@@ -202,6 +190,7 @@ def to_plain(root: Any, environ: Mapping[str, str]) -> Plain:
             result = substitute_env(text, environ)
             if result.used:
                 plain.secret_paths[path] = text
+                plain.secret_values[path] = result.text
             plain.missing_env.extend((path, name) for name in result.missing)
             plain.malformed_env.extend((path, expr) for expr in result.malformed)
             return result.text

@@ -11,8 +11,9 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import dns.asyncquery
@@ -347,26 +348,30 @@ async def _sip_tcp(host: str, port: int, wait: float = 0.5) -> bytes | None:
 @pytest.mark.parametrize(("check_id", "client"), [("ninh-kieu.vc_gov", _sip_udp),
                                                   ("ninh-kieu.vc_party", _sip_tcp)])  # fmt: skip
 async def test_sip_options_and_its_faults(
-    province: tuple[SimulatedProvince, list[FaultEvent]], check_id: str, client: object
+    province: tuple[SimulatedProvince, list[FaultEvent]],
+    check_id: str,
+    client: Callable[[str, int, float], Awaitable[bytes | None]],
 ) -> None:
     sim, _ = province
     check = _by_id(sim)[check_id]
     host, port = str(_opt(check, "host")), int(str(_opt(check, "port")))
-    ask = client  # type: ignore[assignment]
-    reply = await ask(host, port)
-    assert reply is not None
+
+    async def ask(wait: float = 0.5) -> bytes:
+        return await client(host, port, wait) or b""
+
+    reply = await ask()
     assert reply.startswith(b"SIP/2.0 200 OK\r\n")
     assert b"CSeq: 1 OPTIONS" in reply
     assert b"Call-ID: test-" in reply
 
     await sim.inject(Fault(FaultKind.SIP_503, check_id))
-    assert (await ask(host, port)).startswith(b"SIP/2.0 503 ")
+    assert (await ask()).startswith(b"SIP/2.0 503 ")
     await sim.repair(Fault(FaultKind.SIP_503, check_id))
 
     await sim.inject(Fault(FaultKind.SILENT, check_id))
-    assert await ask(host, port, 0.3) is None
+    assert await ask(0.3) == b""
     await sim.repair(Fault(FaultKind.SILENT, check_id))
-    assert (await ask(host, port)).startswith(b"SIP/2.0 200 OK")
+    assert (await ask()).startswith(b"SIP/2.0 200 OK")
 
 
 def _smtp_session(host: str, port: int, ca_file: str) -> tuple[str, str]:
@@ -553,3 +558,55 @@ def test_stale_namespaces_of_dead_processes_are_removed() -> None:
         assert stale not in _namespaces()
     finally:
         subprocess.run(["ip", "netns", "del", stale], capture_output=True)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _speaks(spec: CheckSpec) -> bool:
+    """A plain client's view of one simulated listener: does it answer its protocol?"""
+    if spec.kind == "dns":
+        query = dns.message.make_query(str(_opt(spec, "name")), str(_opt(spec, "type")))
+        server, port = str(_opt(spec, "server")), int(str(_opt(spec, "port")))
+        answer = await dns.asyncquery.udp(query, server, port=port, timeout=1)
+        return answer.rcode() == dns.rcode.NOERROR and bool(answer.answer)
+    if spec.kind == "sip":
+        reply = await _sip_udp(str(_opt(spec, "host")), int(str(_opt(spec, "port"))))
+        return reply is not None and reply.startswith(b"SIP/2.0 200 ")
+    if spec.kind == "snmp":
+        return (await _snmpget(spec, SYS_NAME))[0] == 0
+    if spec.kind == "icmp":
+        return str(_opt(spec, "host")).startswith("127.")
+    if spec.kind == "http":
+        url = urlsplit(str(_opt(spec, "url")))
+        host, port = str(url.hostname), int(url.port or 0)
+    else:
+        host, port = str(_opt(spec, "host")), int(str(_opt(spec, "port")))
+    _, writer = await asyncio.open_connection(host, port)
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+async def test_first_sites_of_the_default_inventory() -> None:
+    import sites
+
+    load = getattr(sites, "load", None)
+    if load is None or not (ROOT / "sites.yaml").exists():
+        pytest.skip("sites.load or the root sites.yaml is not there yet")
+    inventory = await asyncio.to_thread(load, ROOT / "sites.yaml")
+    first = set(list(inventory.sites)[:3])
+    chosen = [spec for spec in inventory.checks.values() if spec.site is None or spec.site in first]
+    async with SimulatedProvince(chosen, faults=False, use_netns=False) as sim:
+        assert [spec.id for spec in sim.specs] == [spec.id for spec in chosen]
+        for spec in sim.specs:
+            target = getattr(spec.options, "host", None) or getattr(spec.options, "server", None)
+            if target is None:
+                target = urlsplit(str(_opt(spec, "url"))).hostname
+            # Never a host of the real inventory: only this machine's loopback.
+            assert str(target).startswith("127."), spec.id
+        live = [spec for spec in sim.specs if spec.lifecycle is not Lifecycle.RETIRED]
+        results = await asyncio.gather(*(_speaks(spec) for spec in live))
+        assert [spec.id for spec, ok in zip(live, results, strict=True) if not ok] == []
+        for site in first:
+            assert any(fault.target.startswith(f"{site}.") for fault in sim.catalogue)

@@ -215,14 +215,14 @@ async def test_v3_agent_with_a_new_engine_id_recovers(tmp_path: Path, probe: Snm
     snmpd = Snmpd(tmp_path)
     snmpd.start()
     try:
-        options = v3_options(snmpd, timeout=0.4)
+        options = v3_options(snmpd)
         assert (await probe.check(options)).status is Status.OK
         # A replaced device: same address, new engine ID. pysnmp drops its replies until
         # the probe forgets the old engine ID, which costs one failed check, not 300 s.
         snmpd.stop()
         shutil.rmtree(tmp_path / "persist")
         snmpd.start()
-        first = await probe.check(options)
+        first = await probe.check(v3_options(snmpd, timeout=0.4))
         assert first.status is Status.DOWN
         assert first.reason == "no SNMP response within 400 ms"
         second = await probe.check(options)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from monitor.state import (
     CheckMachine,
     CheckState,
+    Event,
     OutageClosed,
     OutageOpened,
     Outcome,
@@ -305,11 +306,12 @@ def test_kill_9_then_reopen_resumes(tmp_path: Path) -> None:
             "WHERE key = ?)",
             (CHECK,),
         )[0][0]
+        assert isinstance(last_ts, float)
         assert states[CHECK].last_ts == last_ts
 
         m = CheckMachine(CHECK, 2, 2, states[CHECK].machine)
-        ts = float(last_ts) + 1  # type: ignore[arg-type]
-        events = []
+        ts = last_ts + 1
+        events: list[Event] = []
         for outcome in (Outcome.DOWN, Outcome.OK, Outcome.OK):
             ev = m.observe(ts, outcome)
             events += ev
@@ -319,6 +321,6 @@ def test_kill_9_then_reopen_resumes(tmp_path: Path) -> None:
         assert not any(isinstance(e, OutageOpened) for e in events)
         assert s.open_outages() == []
         [closed] = s.outages_between(0, 2**40, CHECK)
-        assert (closed.start_ts, closed.end_ts) == (NOW + 1, float(last_ts) + 2)
+        assert (closed.start_ts, closed.end_ts) == (NOW + 1, last_ts + 2)
         assert raw(path, "SELECT count(*) FROM observations WHERE id > ?", (before[1],)) == [(3,)]
         assert raw(path, "PRAGMA integrity_check") == [("ok",)]

@@ -166,10 +166,9 @@ def reference_outages(
     result: list[tuple[float, float | None]] = []
     i, in_outage = 0, False
     while i < len(obs):
-        wanted = (lambda o: o is DN) if not in_outage else (lambda o: o is not DN)
         need = fail_after if not in_outage else recover_after
         j = i
-        while j < len(obs) and wanted(obs[j][1]):
+        while j < len(obs) and (obs[j][1] is DN) != in_outage:
             j += 1
         if j - i >= need:
             if not in_outage:
