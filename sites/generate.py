@@ -401,7 +401,7 @@ HEADER = """\
 # liệu chuyên dùng) and of the internal systems are not public. Everything marked
 # `example: true` uses names under the reserved .example TLD or the RFC 5737 documentation
 # ranges 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24, which reach nothing. Replace them,
-# then remove `example: true`; `thongsuot validate` warns while any remain. Names of domains
+# then remove `example: true`; `thongsuot check` warns while any remain. Names of domains
 # (<xã>.cantho.gov.vn) are the real naming scheme; old domains are guesses to verify.
 #
 # Keys: version, province, defaults, datacenters, systems, site_template, sites, cutovers,

@@ -1,6 +1,6 @@
 """``sites.load``: read, validate and resolve ``sites.yaml`` into an :class:`Inventory`.
 
-Every problem is collected before anything is raised, so one run of ``thongsuot validate``
+Every problem is collected before anything is raised, so one run of ``thongsuot check``
 lists all of them: YAML syntax, unknown keys, wrong values, dangling references, cycles,
 unset environment variables. Each is located at the line the operator has to change.
 """

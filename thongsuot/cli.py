@@ -7,15 +7,18 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 import sites
 from probes import PROBES, Observation, ProbeOptions, ProbeSetupError, Status
+from sites.errors import did_you_mean, one_of
 
 log = logging.getLogger("thongsuot")
 
@@ -174,13 +177,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     inventory = sites.load(args.file)
     for warning in inventory.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{args.file}: {inventory.summary()}")
+    probed = sum(spec.lifecycle.probed for spec in inventory.checks.values())
+    print(
+        f"{args.file}: valid — {len(inventory.datacenters)} data centres, "
+        f"{len(inventory.sites)} sites, {len(inventory.systems)} systems, "
+        f"{len(inventory.checks)} checks ({probed} probed), {len(inventory.cutovers)} cutover plans"
+    )
     return EXIT_OK
 
 
 def cmd_inventory(args: argparse.Namespace) -> int:
     inventory = sites.load(args.file)
-    rows = sites.listing.rows(
+    rows = sites.inventory_rows(
         inventory,
         datacenter=args.datacenter,
         site=args.site,
@@ -188,7 +196,8 @@ def cmd_inventory(args: argparse.Namespace) -> int:
         lifecycle=args.lifecycle,
         element_type=args.element_type,
     )
-    sys.stdout.write(sites.listing.render(rows, args.format))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    sys.stdout.write(sites.render_rows(rows, args.format, width=width))
     return EXIT_OK
 
 
@@ -220,7 +229,20 @@ def _parse_options(kind: str, pairs: Sequence[str]) -> ProbeOptions:
             raw[key] = yaml.load(value) if value else ""
         except YAMLError:
             raw[key] = value
-    return sites.probe_options(kind, raw, source=f"thongsuot probe {kind}")
+    model = PROBES[kind].Options
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in item["loc"])
+            hint = ""
+            if item["type"] == "extra_forbidden":
+                hint = " — " + (
+                    did_you_mean(key, model.model_fields) or one_of(sorted(model.model_fields))
+                )
+            problems.append(f"{kind} option {key}: {item['msg']}{hint}")
+        raise UsageError("\n".join(problems)) from None
 
 
 def _find_check(path: Path, check_id: str) -> sites.CheckSpec:
@@ -228,8 +250,10 @@ def _find_check(path: Path, check_id: str) -> sites.CheckSpec:
     try:
         return inventory.checks[check_id]
     except KeyError:
-        hint = sites.did_you_mean(check_id, inventory.checks)
-        raise UsageError(f"{path}: no check {check_id!r}{hint}") from None
+        hint = did_you_mean(check_id, inventory.checks)
+        raise UsageError(
+            f"{path}: no check {check_id!r}" + (f" — {hint}" if hint else "")
+        ) from None
 
 
 async def _probe_once(kind: str, options: ProbeOptions) -> Observation:
