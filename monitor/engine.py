@@ -31,7 +31,6 @@ from monitor.store import Record, Store
 from probes.base import (
     Observation,
     Probe,
-    ProbeOptions,
     ProbeSetupError,
     Value,
     format_seconds,
@@ -264,7 +263,7 @@ class Monitor:
             limit = spec.options.timeout
             try:
                 probe = await self._probe(kind)
-                limit = _deadline(probe, spec.options)
+                limit = probe.deadline(spec.options)
                 cm = asyncio.timeout(limit + self.deadline_slack)
                 async with cm:
                     obs: Observation = await probe.check(spec.options)
@@ -319,15 +318,6 @@ class Monitor:
         )
         with self._snap_lock:
             self._snap[c.spec.id] = snap
-
-
-def _deadline(probe: Probe[Any], options: ProbeOptions) -> float:
-    """The probe's own worst case: ``probe.deadline(options)`` if it defines one (a probe
-    whose ``timeout`` is per packet, like icmp's, should), else ``options.timeout``."""
-    custom = getattr(probe, "deadline", None)
-    if callable(custom):
-        return float(custom(options))
-    return options.timeout
 
 
 async def run_monitor(

@@ -101,6 +101,13 @@ class Probe(Generic[OptionsT]):
     async def close(self) -> None:
         """Release shared resources."""
 
+    def deadline(self, options: OptionsT) -> float:
+        """The longest one check may take, in seconds; the engine cancels it after that.
+
+        ``options.timeout`` by default; a probe whose timeout is per packet overrides it.
+        """
+        return options.timeout
+
     async def check(self, options: OptionsT) -> Observation:
         raise NotImplementedError
 

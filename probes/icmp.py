@@ -615,6 +615,10 @@ class IcmpProbe(Probe[IcmpOptions]):
             pinger.close()
         self._pingers.clear()
 
+    def deadline(self, options: IcmpOptions) -> float:
+        # The name lookup, then the echo series: `timeout` is per reply, not per check.
+        return 2 * options.timeout + (options.count - 1) * options.packet_interval
+
     async def check(self, options: IcmpOptions) -> Observation:
         """Ping ``options.host`` ``count`` times; DOWN when nothing answered."""
         if not self._pingers:

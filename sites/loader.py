@@ -514,7 +514,7 @@ class _Loader:
                 except ValidationError as exc:
                     _report_validation(problems, exc, item, (key, index), model)
                     self._remember_invalid(key, index, item)
-        if not values["datacenters"] and isinstance(data.get("datacenters"), list):
+        if not data.get("datacenters") and isinstance(data.get("datacenters"), list):
             problems.add(("datacenters",), "at least one data centre is needed")
         return SitesFile.model_construct(**values)
 

@@ -94,6 +94,7 @@ SystemCategory = Literal[
     "network",
     "dns",
     "monitoring",
+    "other",
 ]
 
 
@@ -236,7 +237,7 @@ class Datacenter(Model):
     """E.g. "Trung tâm dữ liệu Hậu Giang"."""
     former_province: Text
     """The merged unit it served; sites of that unit are homed on it."""
-    location: Text
+    location: str = ""
     """Where it is, e.g. "Vị Thanh"."""
     lifecycle: Lifecycle = Lifecycle.ACTIVE
     """Consolidation later retires some (000 §II.17)."""
@@ -257,7 +258,7 @@ class System(Model):
     """Slug, e.g. ``lgsp``."""
     name: Text
     """Name as the plan words it."""
-    category: SystemCategory
+    category: SystemCategory = "other"
     """Kind of system, for grouping on the dashboard."""
     datacenter: str
     """Id of the data centre hosting it; its checks sit behind that DC's uplink."""

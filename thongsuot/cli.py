@@ -18,6 +18,7 @@ from ruamel.yaml.error import YAMLError
 
 import sites
 from probes import PROBES, Observation, ProbeOptions, ProbeSetupError, Status
+from probes.base import format_seconds
 from sites.errors import did_you_mean, one_of
 
 log = logging.getLogger("thongsuot")
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Its job additions and start/stop lines say nothing an operator needs.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except sites.ConfigError as error:
@@ -260,10 +263,11 @@ async def _probe_once(kind: str, options: ProbeOptions) -> Observation:
     probe = PROBES[kind]()
     await probe.start()
     try:
-        async with asyncio.timeout(options.timeout + 1):
+        deadline = probe.deadline(options)
+        async with asyncio.timeout(deadline):
             return await probe.check(options)
     except TimeoutError:
-        return Observation.down(f"no result within {options.timeout:.1f} s (deadline)")
+        return Observation.down(f"no result within {format_seconds(deadline)} (deadline)")
     finally:
         await probe.close()
 
