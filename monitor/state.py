@@ -18,8 +18,21 @@ Rules (DESIGN principles 1 and 2):
 * An ERROR observation (the probe itself failed: a setup fault or a bug) says nothing
   about the target. It neither extends nor breaks a run.
 
-Every transition is decided in :meth:`CheckMachine._transition`; states that later work
-adds (UNREACHABLE behind a down parent, MAINTENANCE, FLAPPING) belong there too.
+Dependencies (DESIGN principle 3) reach the machine as a :class:`Blocker`: the nearest
+ancestor check that is failing, handed in by the engine with each observation. An outage
+whose first failure came after the blocker's trouble began is UNREACHABLE, not DOWN: it
+is still an outage interval (the service was not reachable), but it is blamed on the
+parent and never alerted. While the blocker's own outage is confirmed, one failure is
+enough. When the parent recovers and the child still fails, the unreachable outage ends
+there and the child's own outage begins: its own fault from then on.
+
+Flapping (optional, a :class:`FlapPolicy`): an overlay that counts outage starts and ends
+in a sliding time window, with hysteresis. It never changes the outage intervals (those
+stay honest for availability); it changes what is shown and alerted: one FLAPPING episode
+instead of many outages.
+
+Every transition is decided in :meth:`CheckMachine._transition`. MAINTENANCE is decided
+by the engine (it is a property of the calendar, not of observations).
 """
 
 from __future__ import annotations
@@ -67,6 +80,12 @@ class CheckState(enum.StrEnum):
     """Confirmed outage."""
     RECOVERING = "recovering"
     """Good observations during an outage, not yet confirmed (soft; still in the outage)."""
+    UNREACHABLE = "unreachable"
+    """Confirmed outage behind a failing parent (a WAN link, a data-centre uplink)."""
+    MAINTENANCE = "maintenance"
+    """Inside a planned maintenance window (shown; excluded from availability)."""
+    FLAPPING = "flapping"
+    """Changing state too often: shown and alerted as one episode."""
 
     @property
     def soft(self) -> bool:
@@ -76,10 +95,11 @@ class CheckState(enum.StrEnum):
     @property
     def in_outage(self) -> bool:
         """True while an outage interval is open."""
-        return self in (CheckState.DOWN, CheckState.RECOVERING)
+        return self in (CheckState.DOWN, CheckState.RECOVERING, CheckState.UNREACHABLE)
 
 
 _RETRY_STATES = frozenset({CheckState.SUSPECT, CheckState.DOWN, CheckState.RECOVERING})
+_OUTAGE_SHOWN = frozenset({CheckState.DOWN, CheckState.UNREACHABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +115,20 @@ class StateChanged:
 
 @dataclass(frozen=True, slots=True)
 class OutageOpened:
-    """An outage was confirmed at ``confirmed_ts``; it began at ``start_ts``."""
+    """An outage was confirmed at ``confirmed_ts``; it began at ``start_ts``.
+
+    ``parent`` is set when the outage is UNREACHABLE: the ancestor check it is blamed on.
+    """
 
     check: str
     start_ts: float
     confirmed_ts: float
     reason: str
+    parent: str | None = None
+
+    @property
+    def unreachable(self) -> bool:
+        return self.parent is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +140,78 @@ class OutageClosed:
     end_ts: float
 
 
-Event = StateChanged | OutageOpened | OutageClosed
+@dataclass(frozen=True, slots=True)
+class RootCauseChanged:
+    """The open outage that began at ``start_ts`` is now blamed on ``parent`` (None: its own).
+
+    Happens when a parent's trouble is seen after the child's outage was confirmed (their
+    checks run at different moments).
+    """
+
+    check: str
+    start_ts: float
+    ts: float
+    parent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlappingStarted:
+    """The check began flapping at ``ts``: ``changes`` outage starts/ends since ``start_ts``."""
+
+    check: str
+    ts: float
+    start_ts: float
+    changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlappingStopped:
+    """The flapping episode that began at ``start_ts`` was over at ``end_ts``."""
+
+    check: str
+    start_ts: float
+    end_ts: float
+    state: CheckState
+    """The state the check settled in."""
+
+
+Event = (
+    StateChanged
+    | OutageOpened
+    | OutageClosed
+    | RootCauseChanged
+    | FlappingStarted
+    | FlappingStopped
+)
 """Everything the state machine emits."""
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """The nearest failing ancestor of a check, as the engine sees it at one observation.
+
+    ``since`` is the earliest moment a child failure can be blamed on it: the start of its
+    trouble less one of its intervals (the child may have been checked first). ``confirmed``
+    is true once the ancestor's outage is confirmed; then one child failure is enough.
+    """
+
+    check: str
+    since: float
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FlapPolicy:
+    """Flapping: at least ``start_after`` outage starts/ends within ``window`` seconds begin
+    an episode; it ends when at most ``stop_at`` remain in the window (hysteresis)."""
+
+    window: float
+    start_after: int = 6
+    stop_at: int = 1
+
+    def __post_init__(self) -> None:
+        if self.window <= 0 or self.start_after < 2 or not 0 <= self.stop_at < self.start_after:
+            raise ValueError("flap policy needs window > 0 and 0 <= stop_at < start_after >= 2")
 
 
 @dataclass(slots=True)
@@ -144,6 +242,13 @@ class MachineState:
     outage_start: float | None = None
     outage_confirmed: float | None = None
     outage_reason: str = ""
+    unreachable: bool = False
+    """The open outage is blamed on a parent."""
+    blamed_on: str | None = None
+    flap_changes: tuple[float, ...] = ()
+    """Times of recent outage starts/ends (within the flap window)."""
+    flapping: bool = False
+    flap_start: float | None = None
 
     def to_json(self) -> str:
         """Serialise for the store."""
@@ -159,6 +264,7 @@ class MachineState:
         data["hard"] = CheckState(data.get("hard", CheckState.UNKNOWN))
         if data.get("last_outcome") is not None:
             data["last_outcome"] = Outcome(data["last_outcome"])
+        data["flap_changes"] = tuple(data.get("flap_changes", ()))
         return cls(**data)
 
 
@@ -169,7 +275,7 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_
 class CheckMachine:
     """The state of one check, advanced one observation at a time."""
 
-    __slots__ = ("check", "fail_after", "recover_after", "_s")
+    __slots__ = ("check", "fail_after", "recover_after", "flap", "_s")
 
     def __init__(
         self,
@@ -177,12 +283,15 @@ class CheckMachine:
         fail_after: int = 3,
         recover_after: int = 2,
         state: MachineState | None = None,
+        *,
+        flap: FlapPolicy | None = None,
     ) -> None:
         if fail_after < 1 or recover_after < 1:
             raise ValueError("fail_after and recover_after must be at least 1")
         self.check = check
         self.fail_after = fail_after
         self.recover_after = recover_after
+        self.flap = flap
         self._s = replace(state) if state is not None else MachineState()
 
     @property
@@ -194,16 +303,39 @@ class CheckMachine:
         return self._s.since
 
     @property
+    def flapping(self) -> bool:
+        return self._s.flapping
+
+    @property
     def wants_retry(self) -> bool:
-        """True while a failure is being confirmed, during an outage and while recovering."""
+        """True while a failure is being confirmed, during an outage and while recovering.
+
+        Not while UNREACHABLE: the parent's recovery wakes the check instead.
+        """
         return self._s.state in _RETRY_STATES
+
+    @property
+    def trouble_since(self) -> float | None:
+        """Start of the current failure (confirmed or not), None when not failing.
+
+        What a child's failure can be blamed on: the engine builds a :class:`Blocker` from it.
+        """
+        s = self._s
+        if s.outage_start is not None:
+            return s.outage_start
+        return s.down_start
 
     def snapshot(self) -> MachineState:
         """A copy of the full state, for storage; feed it back to restore."""
         return replace(self._s)
 
-    def observe(self, ts: float, outcome: Outcome, reason: str = "") -> list[Event]:
-        """Take one observation; return the events it caused, in order."""
+    def observe(
+        self, ts: float, outcome: Outcome, reason: str = "", *, blocker: Blocker | None = None
+    ) -> list[Event]:
+        """Take one observation; return the events it caused, in order.
+
+        ``blocker`` is the nearest failing ancestor, if any (see :class:`Blocker`).
+        """
         s = self._s
         s.last_ts = ts
         s.last_outcome = outcome
@@ -234,9 +366,14 @@ class CheckMachine:
             s.ok_run += 1
         else:
             s.ok_run, s.ok_start = 0, None
-        return self._transition(ts, outcome, reason)
+        events = self._transition(ts, outcome, reason, blocker)
+        if self.flap is not None:
+            self._flap(ts, events, self.flap)
+        return events
 
-    def _transition(self, ts: float, outcome: Outcome, reason: str) -> list[Event]:
+    def _transition(
+        self, ts: float, outcome: Outcome, reason: str, blocker: Blocker | None
+    ) -> list[Event]:
         s = self._s
         old = s.state
         events: list[Event] = []
@@ -249,16 +386,47 @@ class CheckMachine:
                 events.append(OutageClosed(self.check, s.outage_start, s.good_start))
                 s.outage_start = s.outage_confirmed = None
                 s.outage_reason = ""
+                s.unreachable, s.blamed_on = False, None
                 new = CheckState.UP if outcome is Outcome.OK else CheckState.DEGRADED
                 s.hard = new
                 since = s.good_start
             else:
-                new = CheckState.RECOVERING if s.good_run else CheckState.DOWN
-        elif s.down_run >= self.fail_after:
+                assert s.outage_start is not None
+                if outcome is Outcome.DOWN:
+                    if s.unreachable and blocker is None:
+                        # The parent is fine again and this still fails: from here on the
+                        # outage is the check's own.
+                        events.append(OutageClosed(self.check, s.outage_start, ts))
+                        events.append(OutageOpened(self.check, ts, ts, reason))
+                        s.outage_start, s.outage_confirmed, s.outage_reason = ts, ts, reason
+                        s.unreachable, s.blamed_on = False, None
+                    elif (
+                        not s.unreachable
+                        and blocker is not None
+                        and s.outage_start >= blocker.since
+                    ):
+                        s.unreachable, s.blamed_on = True, blocker.check
+                        events.append(
+                            RootCauseChanged(self.check, s.outage_start, ts, blocker.check)
+                        )
+                if s.good_run:
+                    new = CheckState.RECOVERING
+                else:
+                    new = CheckState.UNREACHABLE if s.unreachable else CheckState.DOWN
+                if new is not CheckState.RECOVERING and old in _OUTAGE_SHOWN:
+                    since = s.outage_start
+        elif s.down_run >= self.fail_after or (
+            s.down_run and blocker is not None and blocker.confirmed
+        ):
             assert s.down_start is not None
-            s.hard = new = CheckState.DOWN
+            s.hard = CheckState.DOWN
+            parent = None
+            if blocker is not None and s.down_start >= blocker.since:
+                parent = blocker.check
+            s.unreachable, s.blamed_on = parent is not None, parent
+            new = CheckState.UNREACHABLE if parent else CheckState.DOWN
             s.outage_start, s.outage_confirmed, s.outage_reason = s.down_start, ts, reason
-            events.append(OutageOpened(self.check, s.down_start, ts, reason))
+            events.append(OutageOpened(self.check, s.down_start, ts, reason, parent))
             since = s.down_start
         elif s.hard is CheckState.DEGRADED:
             if s.ok_run >= self.recover_after:
@@ -280,3 +448,16 @@ class CheckMachine:
             s.since = since
             events.insert(0, StateChanged(self.check, ts, old, new, reason))
         return events
+
+    def _flap(self, ts: float, events: list[Event], policy: FlapPolicy) -> None:
+        s = self._s
+        changes = [t for t in s.flap_changes if t > ts - policy.window]
+        changes += [ts for e in events if isinstance(e, OutageOpened | OutageClosed)]
+        s.flap_changes = tuple(changes)
+        if not s.flapping and len(changes) >= policy.start_after:
+            s.flapping, s.flap_start = True, changes[0]
+            events.append(FlappingStarted(self.check, ts, changes[0], len(changes)))
+        elif s.flapping and len(changes) <= policy.stop_at:
+            assert s.flap_start is not None
+            events.append(FlappingStopped(self.check, s.flap_start, ts, s.state))
+            s.flapping, s.flap_start = False, None

@@ -32,7 +32,7 @@ _STALE = re.compile(rf"^{PREFIX}(\d+)(?:-\d+)?$")
 _LOCK = ("metric", "4242", "proto", "116")
 _POOL = ipaddress.ip_network("198.19.0.0/16")
 _HOSTS_PER_RANGE = 240
-_instances = itertools.count()
+_serials_in_use: set[int] = set()
 
 
 class NetnsError(RuntimeError):
@@ -141,7 +141,9 @@ class ProvinceNetwork:
     """The namespace, veths, routes and addresses of one simulated province."""
 
     def __init__(self) -> None:
-        serial = next(_instances)
+        serial = next(n for n in itertools.count() if n not in _serials_in_use)
+        _serials_in_use.add(serial)
+        self._serial = serial
         pid = os.getpid()
         self.name = f"{PREFIX}{pid}" + (f"-{serial}" if serial else "")
         self._veth = f"ts{pid:x}" + (f"-{serial:x}" if serial else "")
@@ -245,8 +247,11 @@ class ProvinceNetwork:
                 await _ip("route", "replace", str(network), "dev", dc.root_veth)
 
     def teardown(self) -> None:
-        """Remove the route locks and the namespace (its veths and routes go with it)."""
+        """Remove the veths, the route locks and the namespace."""
         for dc in self._datacenters.values():
+            # Deleting a namespace frees its veths later, from a kernel work queue; deleting
+            # them here takes their routes away before the range locks are released.
+            _ip_sync("link", "del", dc.root_veth)
             for network in dc.ranges:
                 _ip_sync("route", "del", "unreachable", str(network), *_LOCK)
         self._datacenters.clear()
@@ -256,3 +261,4 @@ class ProvinceNetwork:
                 log.warning("could not delete namespace %s: %s", self.name, result.stderr.strip())
             self._created = False
         atexit.unregister(self.teardown)
+        _serials_in_use.discard(self._serial)

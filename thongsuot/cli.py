@@ -301,6 +301,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from thongsuot import demo
 
+    if not args.verbose:
+        # The demo's output is its own lines; the listeners' chatter would drown them.
+        logging.getLogger().setLevel(logging.WARNING)
     inventory = sites.load(args.file)
     return demo.run(
         inventory,

@@ -1,0 +1,148 @@
+"""Benchmarks: thongsuot's probes, scheduler, store and whole monitor against their peers.
+
+``python -m bench`` runs every comparison with default sizes and prints one table row per
+figure: benchmark, peer, peer's figure, ours, the ratio ours/peer, the target and whether
+it is met. ``python -m bench icmp`` runs one; ``python -m bench icmp --help`` lists sizes.
+
+Each benchmark module exposes ``add_arguments(parser)`` and ``run(args) -> list[Row]``.
+Everything a benchmark starts (namespaces, servers, worker processes) is bounded in time
+and removed when it ends, also when it fails.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Compare = Literal["ratio", "ours"]
+"""What a row's target bounds: the ratio ours/peer, or our own figure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One figure of one benchmark, with its peer and target."""
+
+    bench: str
+    metric: str
+    unit: str
+    ours: float | None
+    peer: float | None = None
+    peer_name: str = ""
+    op: Literal["<=", ">=", ""] = ""
+    bound: float | None = None
+    compare: Compare = "ratio"
+    note: str = ""
+    """Why a figure is missing, or what it hides (shown under the table)."""
+
+    @property
+    def ratio(self) -> float | None:
+        """ours / peer, when both are known."""
+        if self.ours is None or self.peer is None or self.peer == 0:
+            return None
+        return self.ours / self.peer
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether the target is met; None without a target or a figure."""
+        if not self.op or self.bound is None:
+            return None
+        value = self.ratio if self.compare == "ratio" else self.ours
+        if value is None:
+            return None
+        return value <= self.bound if self.op == "<=" else value >= self.bound
+
+    @property
+    def target(self) -> str:
+        """The target as text, e.g. "ratio <= 1.2" or "<= 1 %"."""
+        if not self.op or self.bound is None:
+            return ""
+        what = "ratio " if self.compare == "ratio" else ""
+        unit = "" if self.compare == "ratio" else f" {self.unit}"
+        return f"{what}{self.op} {fmt(self.bound)}{unit}"
+
+
+def fmt(value: float | None) -> str:
+    """A figure with about three significant digits; "-" when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def render(rows: Sequence[Row]) -> str:
+    """The rows as a fixed-width table, notes below."""
+    header = ("benchmark", "metric", "unit", "peer", "peer value", "ours", "ratio", "target", "")
+    lines = [header]
+    for row in rows:
+        verdict = {True: "pass", False: "FAIL", None: ""}[row.passed]
+        lines.append(
+            (
+                row.bench,
+                row.metric,
+                row.unit,
+                row.peer_name,
+                fmt(row.peer),
+                fmt(row.ours),
+                fmt(row.ratio),
+                row.target,
+                verdict,
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"- {row.bench} {row.metric}: {row.note}" for row in rows if row.note]
+    if notes:
+        out += ["", *notes]
+    return "\n".join(line.rstrip() for line in out)
+
+
+def cpu_self() -> float:
+    """CPU seconds (user + system) used so far by this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_of_pid(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a live process, from /proc."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def median(values: Iterable[float]) -> float:
+    """The median of ``values``."""
+    return float(statistics.median(list(values)))
+
+
+def median_by(runs: Sequence[dict[str, float]], key: str) -> dict[str, float]:
+    """The run whose ``key`` is the median of all runs (keeps a run's figures together)."""
+    ordered = sorted(runs, key=lambda r: r[key])
+    return ordered[len(ordered) // 2]
+
+
+def skipped(bench: str, metric: str, reason: str, peer_name: str = "") -> Row:
+    """A row for a comparison that could not run, saying why."""
+    return Row(bench, metric, "", None, None, peer_name, note=f"skipped: {reason}")
+
+
+Runner = Callable[..., list[Row]]
