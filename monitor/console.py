@@ -7,10 +7,27 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from monitor.state import CheckState, Event, OutageClosed, OutageOpened, StateChanged
+from monitor.state import (
+    CheckState,
+    Event,
+    FlappingStarted,
+    FlappingStopped,
+    OutageClosed,
+    OutageOpened,
+    StateChanged,
+)
 from sites.spec import CheckSpec
 
-_COLOURS = {"DOWN": "31;1", "UP": "32;1", "DEGRADED": "33;1", "FAULT": "35", "REPAIR": "36"}
+_COLOURS = {
+    "DOWN": "31;1",
+    "UP": "32;1",
+    "DEGRADED": "33;1",
+    "FAULT": "35",
+    "REPAIR": "36",
+    "FLAPPING": "35;1",
+    "STABLE": "32",
+    "UNREACH": "90",
+}
 
 SHOWN_CHANGES = frozenset({CheckState.DEGRADED})
 """Plain state changes worth a line: outages get their own lines (opened/closed), and the
@@ -54,6 +71,29 @@ class Console:
         """One line for an event, or None for the soft steps not worth one."""
         subject = self._subject(event.check)
         match event:
+            case OutageOpened(parent=str(parent)):
+                return self.line(
+                    event.confirmed_ts,
+                    "UNREACH",
+                    subject,
+                    f"behind {parent} — {event.reason}, since {self.clock(event.start_ts)}",
+                )
+            case FlappingStarted():
+                return self.line(
+                    event.ts,
+                    "FLAPPING",
+                    subject,
+                    f"{event.changes} outage starts/ends since {self.clock(event.start_ts)}; "
+                    "alerts held until it settles",
+                )
+            case FlappingStopped():
+                length = format_duration(event.end_ts - event.start_ts)
+                return self.line(
+                    event.end_ts,
+                    "STABLE",
+                    subject,
+                    f"no longer flapping after {length}; now {event.state.value.upper()}",
+                )
             case OutageOpened():
                 return self.line(
                     event.confirmed_ts,

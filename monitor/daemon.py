@@ -9,6 +9,7 @@ from pathlib import Path
 
 from monitor.console import Console, log_in_zone
 from monitor.engine import run_monitor
+from monitor.maintenance import MaintenanceCalendar
 from monitor.state import Event
 from monitor.store import Store
 from sites.inventory import Inventory
@@ -38,6 +39,12 @@ async def _run(inventory: Inventory, db: Path) -> int:
     store = Store(db)
     probed = sum(spec.lifecycle.probed for spec in inventory.checks.values())
     log.info("monitoring %d checks, recording into %s", probed, db)
-    await run_monitor(inventory.checks.values(), store, stop=stop, on_event=on_event)
+    await run_monitor(
+        inventory.checks.values(),
+        store,
+        stop=stop,
+        on_alert=on_event,
+        maintenance=MaintenanceCalendar.build(inventory),
+    )
     log.info("stopped; %s is closed", db)
     return 0

@@ -11,6 +11,14 @@ deadline of the probe's timeout plus ``deadline_slack``. Per kind: at most
 ``Probe.concurrency`` checks at once; the deadline starts once a slot is taken, so a busy
 kind delays its own checks but never fails them. A probe that raises (``ProbeSetupError``
 or a bug) gives an ERROR observation, logged once per check and message, never an outage.
+
+Dependencies (the specs' ``depends_on``): a failing check's nearest failing ancestor is
+handed to its state machine as a :class:`~monitor.state.Blocker`, so the failure becomes
+UNREACHABLE and its outage is attached to the ancestor's root outage. When an ancestor
+starts recovering, its failing descendants are checked at once, so their recovery is
+known within seconds. Maintenance windows (a :class:`~monitor.maintenance.
+MaintenanceCalendar`) show checks as MAINTENANCE and silence their alerts; flapping checks
+are alerted once per episode (see :meth:`Monitor.subscribe_alerts`).
 """
 
 from __future__ import annotations
@@ -25,8 +33,22 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from monitor.maintenance import MaintenanceCalendar, Window
 from monitor.schedule import TimingWheel, first_offset, jittered
-from monitor.state import CheckMachine, CheckState, Event, Outcome
+from monitor.state import (
+    Blocker,
+    CheckMachine,
+    CheckState,
+    Event,
+    FlappingStarted,
+    FlappingStopped,
+    FlapPolicy,
+    OutageClosed,
+    OutageOpened,
+    Outcome,
+    RootCauseChanged,
+    StateChanged,
+)
 from monitor.store import Record, Store
 from probes.base import (
     Observation,
@@ -64,10 +86,34 @@ class CheckSnapshot:
     last_outcome: Outcome | None
     last_reason: str
     last_latency_ms: float | None
+    machine_state: CheckState | None = None
+    """The state machine's own state; ``state`` shows MAINTENANCE or FLAPPING over it."""
+    flapping: bool = False
+    maintenance: str | None = None
+    """Name of the maintenance window the check is in, if any."""
+    blamed_on: str | None = None
+    """While UNREACHABLE: the ancestor check the outage is blamed on."""
+    outage_start: float | None = None
+    """Start of the open outage, if any."""
+
+
+_SHOWN_TROUBLE = frozenset(
+    {CheckState.SUSPECT, CheckState.DOWN, CheckState.RECOVERING, CheckState.UNREACHABLE}
+)
 
 
 class _Check:
-    __slots__ = ("spec", "machine", "running", "error", "latency_ms")
+    __slots__ = (
+        "spec",
+        "machine",
+        "running",
+        "error",
+        "latency_ms",
+        "gen",
+        "rerun",
+        "parents",
+        "children",
+    )
 
     def __init__(self, spec: CheckSpec, machine: CheckMachine) -> None:
         self.spec = spec
@@ -75,6 +121,12 @@ class _Check:
         self.running = False
         self.error: str | None = None
         self.latency_ms: float | None = None
+        self.gen = 0
+        """Schedule generation: a wheel entry of an older generation is stale."""
+        self.rerun = False
+        """Woken while running: run again as soon as this run ends."""
+        self.parents: list[_Check] = []
+        self.children: list[_Check] = []
 
 
 class Monitor:
@@ -97,7 +149,15 @@ class Monitor:
         heartbeat_every: float = 10.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        maintenance: MaintenanceCalendar | None = None,
+        maintenance_every: float = 5.0,
+        flap_window: float | None = 30.0,
+        flap_changes: int = 6,
     ) -> None:
+        """``maintenance``: the inventory's windows; command-line windows are read from the
+        store every ``maintenance_every`` seconds and added. ``flap_window`` is the flapping
+        window in check intervals (None: no flap detection); ``flap_changes`` outage
+        starts/ends within it make a check FLAPPING."""
         if probes is None:
             from probes import PROBES
 
@@ -116,17 +176,27 @@ class Monitor:
         self.heartbeat_every = heartbeat_every
         self._clock = clock
         self._rng = rng or random.Random()
+        self._flap_window = flap_window
+        self._flap_changes = flap_changes
         self._checks: dict[str, _Check] = {
-            s.id: _Check(s, CheckMachine(s.id, s.fail_after, s.recover_after))
-            for s in self._all_specs
-            if s.lifecycle.probed
+            s.id: _Check(s, self._machine(s)) for s in self._all_specs if s.lifecycle.probed
         }
+        for c in self._checks.values():
+            for dep in c.spec.depends_on:
+                parent = self._checks.get(dep)
+                if parent is not None and parent is not c:
+                    c.parents.append(parent)
+                    parent.children.append(c)
+        self._calendar = maintenance
+        self._maintenance_every = maintenance_every
+        self._in_maintenance: dict[str, Window] = {}
+        self._alert_subscribers: list[EventCallback] = []
         self._probes: dict[str, Probe[Any]] = {}
         self._setup_failed: dict[str, tuple[float, str]] = {}
         self._start_locks: dict[str, asyncio.Lock] = {}
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wheel: TimingWheel[str] | None = None
+        self._wheel: TimingWheel[tuple[str, int]] | None = None
         self._stopping = False
         self._subscribers: list[EventCallback] = []
         self._snap_lock = threading.Lock()
@@ -146,6 +216,26 @@ class Monitor:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
+    def subscribe_alerts(self, callback: EventCallback) -> Callable[[], None]:
+        """Like :meth:`subscribe`, but only the events worth telling a person about.
+
+        Left out: UNREACHABLE outages (their root outage is the alert), root-cause changes,
+        anything of a check in maintenance, and the outages of a flapping check (its
+        FlappingStarted / FlappingStopped are the alert).
+        """
+        self._alert_subscribers.append(callback)
+        return lambda: self._alert_subscribers.remove(callback)
+
+    def in_maintenance(self, check: str) -> Window | None:
+        """The maintenance window ``check`` is in now, if any."""
+        return self._in_maintenance.get(check)
+
+    def _machine(self, spec: CheckSpec, saved: Any = None) -> CheckMachine:
+        flap = None
+        if self._flap_window is not None:
+            flap = FlapPolicy(self._flap_window * spec.interval, self._flap_changes)
+        return CheckMachine(spec.id, spec.fail_after, spec.recover_after, saved, flap=flap)
+
     def snapshot(self) -> dict[str, CheckSnapshot]:
         """Current state of every probed check, by id. Thread-safe."""
         with self._snap_lock:
@@ -160,24 +250,27 @@ class Monitor:
         for key, c in self._checks.items():
             saved = stored.get(key)
             if saved is not None:
-                spec = c.spec
-                c.machine = CheckMachine(key, spec.fail_after, spec.recover_after, saved.machine)
+                c.machine = self._machine(c.spec, saved.machine)
+        await self._refresh_maintenance()
+        for c in self._checks.values():
             self._publish(c)
         self.run_id = await asyncio.to_thread(store.start_run, None, os.getpid())
         self._wheel = wheel = TimingWheel(loop, self.tick, self._fire)
         now = loop.time()
         for key, c in self._checks.items():
-            wheel.schedule(key, now + first_offset(key, self._period(c)))
+            wheel.schedule((key, c.gen), now + first_offset(key, self._period(c)))
         heartbeat = asyncio.create_task(self._heartbeat(self.run_id))
+        maintenance = asyncio.create_task(self._maintenance_loop())
         try:
             await stop.wait()
         finally:
             self._stopping = True
             wheel.cancel_all()
             heartbeat.cancel()
+            maintenance.cancel()
             for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(heartbeat, *self._tasks, return_exceptions=True)
+            await asyncio.gather(heartbeat, maintenance, *self._tasks, return_exceptions=True)
             for kind, probe in self._probes.items():
                 try:
                     await probe.close()
@@ -196,14 +289,39 @@ class Monitor:
             await asyncio.sleep(self.heartbeat_every)
             self._store.heartbeat(run_id)
 
-    def _fire(self, keys: list[str]) -> None:
+    async def _maintenance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._maintenance_every)
+            try:
+                await self._refresh_maintenance()
+            except Exception:
+                log.exception("could not refresh the maintenance windows")
+
+    async def _refresh_maintenance(self) -> None:
+        now = self._clock()
+        rows = await asyncio.to_thread(self._store.maintenance_windows, now - 1.0, now + 1.0)
+        if self._calendar is None and not rows and not self._in_maintenance:
+            return
+        base = self._calendar or MaintenanceCalendar()
+        active = base.active(now)
+        for w in MaintenanceCalendar.build(None, rows).active(now).items():
+            active.setdefault(*w)
+        changed = set(active) ^ set(self._in_maintenance)
+        changed |= {k for k in active if self._in_maintenance.get(k) != active[k]}
+        self._in_maintenance = active
+        for key in changed:
+            c = self._checks.get(key)
+            if c is not None:
+                self._publish(c)
+
+    def _fire(self, keys: list[tuple[str, int]]) -> None:
         if self._stopping:
             return
         loop = asyncio.get_running_loop()
         fired = loop.time()
-        for key in keys:
+        for key, gen in keys:
             c = self._checks[key]
-            if c.running:
+            if c.running or gen != c.gen:
                 continue
             c.running = True
             self.fires += 1
@@ -247,7 +365,51 @@ class Monitor:
             if not cancelled and not self._stopping and self._wheel is not None:
                 loop = asyncio.get_running_loop()
                 due = fired + jittered(self._period(c), self.jitter, self._rng)
-                self._wheel.schedule(c.spec.id, max(due, loop.time()))
+                if c.rerun:
+                    c.rerun = False
+                    due = loop.time()
+                c.gen += 1
+                self._wheel.schedule((c.spec.id, c.gen), max(due, loop.time()))
+
+    def _wake(self, c: _Check) -> None:
+        """Check ``c`` now instead of at its scheduled time."""
+        if c.running:
+            c.rerun = True
+        elif self._wheel is not None and not self._stopping:
+            c.gen += 1
+            self._wheel.schedule((c.spec.id, c.gen), asyncio.get_running_loop().time())
+
+    def _wake_descendants(self, root: _Check) -> None:
+        seen = {root.spec.id}
+        todo = list(root.children)
+        while todo:
+            c = todo.pop()
+            if c.spec.id in seen:
+                continue
+            seen.add(c.spec.id)
+            if c.machine.state in _SHOWN_TROUBLE:
+                self._wake(c)
+            todo.extend(c.children)
+
+    def _blocker(self, c: _Check) -> Blocker | None:
+        """The nearest ancestor that is failing, breadth first."""
+        seen = {c.spec.id}
+        level = c.parents
+        while level:
+            nxt: list[_Check] = []
+            for p in level:
+                if p.spec.id in seen:
+                    continue
+                seen.add(p.spec.id)
+                since = p.machine.trouble_since
+                if since is not None:
+                    # The child may have been checked up to one parent period (plus jitter
+                    # and a tick) before the parent's first failed check.
+                    margin = p.spec.interval * (1 + self.jitter) + self.tick
+                    return Blocker(p.spec.id, since - margin, p.machine.state.in_outage)
+                nxt.extend(p.parents)
+            level = nxt
+        return None
 
     async def _check_once(self, c: _Check) -> None:
         spec = c.spec
@@ -291,33 +453,85 @@ class Monitor:
         else:
             c.error = None
         c.latency_ms = latency
-        events = c.machine.observe(ts, outcome, reason)
+        blocker = None
+        if outcome is Outcome.DOWN and c.parents:
+            blocker = self._blocker(c)
+        events = c.machine.observe(ts, outcome, reason, blocker=blocker)
         self._store.record(
             Record(spec.id, ts, outcome, latency, reason, values, c.machine.snapshot(), events)
         )
         self._publish(c)
+        if not events:
+            return
+        if blocker is None and c.parents and any(
+            isinstance(e, StateChanged) and e.new is CheckState.SUSPECT for e in events
+        ):
+            # Ask the parents now rather than at their next turn: if one of them is the
+            # cause, it shows before this failure is confirmed (no false child outage).
+            for p in c.parents:
+                if p.machine.trouble_since is None:
+                    self._wake(p)
+        if c.children and any(
+            isinstance(e, OutageClosed)
+            or (isinstance(e, StateChanged) and e.new is CheckState.RECOVERING)
+            for e in events
+        ):
+            self._wake_descendants(c)
+        quiet = c.machine.flapping or any(isinstance(e, FlappingStopped) for e in events)
+        in_maintenance = spec.id in self._in_maintenance
         for event in events:
             for callback in list(self._subscribers):
                 try:
                     callback(event)
                 except Exception:
                     log.exception("event subscriber failed on %r", event)
+            if not self._alert_subscribers or in_maintenance or not _alertable(event, quiet):
+                continue
+            for callback in list(self._alert_subscribers):
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("alert subscriber failed on %r", event)
 
     def _publish(self, c: _Check) -> None:
         m = c.machine.snapshot()
+        window = self._in_maintenance.get(c.spec.id)
+        state = m.state
+        if window is not None:
+            state = CheckState.MAINTENANCE
+        elif m.flapping:
+            state = CheckState.FLAPPING
         snap = CheckSnapshot(
             check=c.spec.id,
             name=c.spec.name,
             kind=c.spec.kind,
-            state=m.state,
+            state=state,
             since=m.since,
             last_ts=m.last_ts,
             last_outcome=m.last_outcome,
             last_reason=m.last_reason,
             last_latency_ms=c.latency_ms,
+            machine_state=m.state,
+            flapping=m.flapping,
+            maintenance=None if window is None else window.name,
+            blamed_on=m.blamed_on if m.unreachable else None,
+            outage_start=m.outage_start,
         )
         with self._snap_lock:
             self._snap[c.spec.id] = snap
+
+
+def _alertable(event: Event, quiet: bool) -> bool:
+    match event:
+        case FlappingStarted() | FlappingStopped():
+            return True
+        case RootCauseChanged():
+            return False
+        case OutageOpened(parent=parent):
+            return parent is None and not quiet
+        case StateChanged(new=CheckState.UNREACHABLE) | StateChanged(old=CheckState.UNREACHABLE):
+            return False
+    return not quiet
 
 
 async def run_monitor(
@@ -327,14 +541,19 @@ async def run_monitor(
     probes: ProbeRegistry | None = None,
     stop: asyncio.Event,
     on_event: EventCallback | None = None,
+    on_alert: EventCallback | None = None,
+    maintenance: MaintenanceCalendar | None = None,
 ) -> Monitor:
     """Run a :class:`Monitor` until ``stop`` is set, then close ``store``; return the monitor.
 
-    ``on_event`` is called on the loop for every StateChanged / OutageOpened / OutageClosed.
+    ``on_event`` is called on the loop for every state-machine event; ``on_alert`` only for
+    those :meth:`Monitor.subscribe_alerts` passes on.
     """
-    monitor = Monitor(specs, store, probes=probes)
+    monitor = Monitor(specs, store, probes=probes, maintenance=maintenance)
     if on_event is not None:
         monitor.subscribe(on_event)
+    if on_alert is not None:
+        monitor.subscribe_alerts(on_alert)
     try:
         await monitor.run(stop)
     finally:

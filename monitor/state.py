@@ -452,7 +452,12 @@ class CheckMachine:
     def _flap(self, ts: float, events: list[Event], policy: FlapPolicy) -> None:
         s = self._s
         changes = [t for t in s.flap_changes if t > ts - policy.window]
-        changes += [ts for e in events if isinstance(e, OutageOpened | OutageClosed)]
+        for e in events:
+            # When the change happened, not when it was confirmed.
+            if isinstance(e, OutageOpened):
+                changes.append(e.start_ts)
+            elif isinstance(e, OutageClosed):
+                changes.append(e.end_ts)
         s.flap_changes = tuple(changes)
         if not s.flapping and len(changes) >= policy.start_after:
             s.flapping, s.flap_start = True, changes[0]

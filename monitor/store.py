@@ -39,10 +39,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from monitor.state import (
     CheckState,
     Event,
+    FlappingStarted,
+    FlappingStopped,
     MachineState,
     OutageClosed,
     OutageOpened,
     Outcome,
+    RootCauseChanged,
     StateChanged,
 )
 from probes.base import Value
@@ -140,6 +143,41 @@ _M001 = (
     )""",
 )
 
+
+@MIGRATIONS()
+def m002_continuity(db: sqlite_utils.Database) -> None:
+    """Unreachable outages and their root cause, flapping episodes, maintenance windows."""
+    for sql in _M002:
+        db.execute(sql)
+
+
+_M002 = (
+    # unreachable = 1: the outage is blamed on an ancestor check (blamed_on, a check key);
+    # root_cause then points at the root outage (the top of the chain) once it is known.
+    "ALTER TABLE outages ADD COLUMN unreachable INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE outages ADD COLUMN blamed_on TEXT",
+    "CREATE INDEX outages_root ON outages(root_cause) WHERE root_cause IS NOT NULL",
+    """CREATE TABLE flaps (
+        id INTEGER PRIMARY KEY,
+        check_id INTEGER NOT NULL REFERENCES checks(id),
+        start_ts REAL NOT NULL,
+        end_ts REAL,       -- NULL while flapping
+        changes INTEGER NOT NULL
+    )""",
+    "CREATE INDEX flaps_check_start ON flaps(check_id, start_ts)",
+    # Windows declared from the command line; the inventory's own windows live in sites.yaml.
+    """CREATE TABLE maintenance_windows (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        patterns TEXT NOT NULL,  -- JSON list, as given
+        checks TEXT NOT NULL,    -- JSON list of check keys they matched
+        start_ts REAL NOT NULL,
+        end_ts REAL NOT NULL,
+        reason TEXT,
+        created REAL NOT NULL
+    )""",
+)
+
 _INSERT_OBS = (
     "INSERT INTO observations (ts, check_id, status, latency_ms, reason, values_json) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -226,6 +264,64 @@ class OutageRow:
     end_ts: float | None
     reason: str
     root_cause: int | None
+    """Id of the root outage this one is attached to (unreachable outages only)."""
+    unreachable: bool = False
+    """Blamed on an ancestor check that was failing: not this check's own fault."""
+    blamed_on: str | None = None
+    """The ancestor check key it is blamed on."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlapRow:
+    """A flapping episode; ``end_ts`` is None while it lasts."""
+
+    id: int
+    check: str
+    start_ts: float
+    end_ts: float | None
+    changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceRow:
+    """A maintenance window declared from the command line."""
+
+    id: int
+    name: str
+    patterns: tuple[str, ...]
+    checks: tuple[str, ...]
+    start_ts: float
+    end_ts: float
+    reason: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    """A check's descriptive row as last synchronised from the inventory."""
+
+    check: str
+    name: str
+    kind: str
+    element: str
+    element_type: str
+    datacenter: str | None
+    site: str | None
+    lifecycle: str
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(frozen=True, slots=True)
+class RollupTotal:
+    """A check's observation counts and latency summed over whole hours of a period."""
+
+    check: str
+    n_ok: int
+    n_degraded: int
+    n_down: int
+    n_error: int
+    latency_avg: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -655,7 +751,7 @@ class Store:
                         ],
                     )
                 for cid, e in events:
-                    _write_event(conn, cid, e)
+                    _write_event(conn, cid, e, ids)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -709,14 +805,117 @@ class Store:
             params.append(check)
         return self._outages(where, params)
 
+    def attached_outages(self, root: int) -> list[OutageRow]:
+        """The unreachable outages attached to root outage ``root``, oldest first."""
+        return self._outages("o.root_cause = ?", (root,))
+
     def _outages(self, where: str, params: Sequence[Any]) -> list[OutageRow]:
         rows = self._rows(
-            "SELECT o.id, c.key, o.start_ts, o.confirmed_ts, o.end_ts, o.reason, o.root_cause "
+            "SELECT o.id, c.key, o.start_ts, o.confirmed_ts, o.end_ts, o.reason, o.root_cause, "
+            "o.unreachable, o.blamed_on "
             f"FROM outages o JOIN checks c ON c.id = o.check_id WHERE {where} "
             "ORDER BY o.start_ts, o.id",
             params,
         )
-        return [OutageRow(i, k, s, cf, e, r or "", rc) for i, k, s, cf, e, r, rc in rows]
+        return [
+            OutageRow(i, k, s, cf, e, r or "", rc, bool(u), b)
+            for i, k, s, cf, e, r, rc, u, b in rows
+        ]
+
+    def flaps_between(self, start: float, end: float, check: str | None = None) -> list[FlapRow]:
+        """Flapping episodes overlapping ``[start, end)`` (ongoing ones included)."""
+        where = "f.start_ts < ? AND (f.end_ts IS NULL OR f.end_ts > ?)"
+        params: list[Any] = [end, start]
+        if check is not None:
+            where += " AND c.key = ?"
+            params.append(check)
+        rows = self._rows(
+            "SELECT f.id, c.key, f.start_ts, f.end_ts, f.changes FROM flaps f "
+            f"JOIN checks c ON c.id = f.check_id WHERE {where} ORDER BY f.start_ts, f.id",
+            params,
+        )
+        return [FlapRow(*row) for row in rows]
+
+    def checks(self) -> dict[str, CheckRow]:
+        """Every check ever synchronised, by key."""
+        rows = self._rows(
+            "SELECT key, coalesce(name, ''), coalesce(kind, ''), coalesce(element, ''), "
+            "coalesce(element_type, ''), datacenter, site, coalesce(lifecycle, ''), "
+            "first_seen, last_seen FROM checks"
+        )
+        return {row[0]: CheckRow(*row) for row in rows}
+
+    def rollup_totals(self, start: float, end: float) -> dict[str, RollupTotal]:
+        """Per check, the hourly rollups whose hour starts in ``[start, end)``, summed."""
+        rows = self._rows(
+            "SELECT c.key, total(r.n_ok), total(r.n_degraded), total(r.n_down), "
+            "total(r.n_error), total(r.latency_sum), total(r.latency_count) "
+            "FROM rollups_hourly r JOIN checks c ON c.id = r.check_id "
+            "WHERE r.hour >= ? AND r.hour < ? GROUP BY r.check_id",
+            (start, end),
+        )
+        return {
+            k: RollupTotal(k, int(a), int(b), int(d), int(e), ls / lc if lc else None)
+            for k, a, b, d, e, ls, lc in rows
+        }
+
+    def maintenance_windows(
+        self, start: float | None = None, end: float | None = None
+    ) -> list[MaintenanceRow]:
+        """Command-line maintenance windows overlapping ``[start, end)`` (all if not given)."""
+        lo = float("-inf") if start is None else start
+        hi = float("inf") if end is None else end
+        rows = self._rows(
+            "SELECT id, name, patterns, checks, start_ts, end_ts, coalesce(reason, ''), created "
+            "FROM maintenance_windows WHERE start_ts < ? AND end_ts > ? ORDER BY start_ts, id",
+            (hi, lo),
+        )
+        return [
+            MaintenanceRow(i, n, tuple(json.loads(p)), tuple(json.loads(c)), s, e, r, cr)
+            for i, n, p, c, s, e, r, cr in rows
+        ]
+
+    def add_maintenance(
+        self,
+        name: str,
+        patterns: Sequence[str],
+        checks: Sequence[str],
+        start: float,
+        end: float,
+        reason: str = "",
+    ) -> int:
+        """Store a maintenance window; return its id."""
+        if end <= start:
+            raise ValueError("a maintenance window must end after it starts")
+        now = self._clock()
+
+        def write(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO maintenance_windows (name, patterns, checks, start_ts, end_ts, "
+                "reason, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    json.dumps(list(patterns), ensure_ascii=False),
+                    json.dumps(list(checks)),
+                    start,
+                    end,
+                    reason or None,
+                    now,
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return self._call(write)
+
+    def remove_maintenance(self, window_id: int) -> bool:
+        """Delete a command-line maintenance window; False if there was none with that id."""
+        return self._call(
+            lambda conn: (
+                conn.execute("DELETE FROM maintenance_windows WHERE id = ?", (window_id,)).rowcount
+                > 0
+            )
+        )
 
     def state_changes(self, check: str | None = None, since: float = 0.0) -> list[StateChangeRow]:
         """State transitions at or after ``since``, oldest first."""
@@ -768,19 +967,81 @@ class Store:
         ]
 
 
-def _write_event(conn: sqlite3.Connection, cid: int, e: Event) -> None:
+def _open_outage_id(conn: sqlite3.Connection, cid: int) -> tuple[int, int] | None:
+    """(id, root id) of the check's open outage, if any."""
+    row = conn.execute(
+        "SELECT id, coalesce(root_cause, id) FROM outages WHERE check_id = ? AND end_ts IS NULL "
+        "ORDER BY start_ts DESC LIMIT 1",
+        (cid,),
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _attach_children(conn: sqlite3.Connection, key: str, outage: int, root: int) -> None:
+    """Point the open outages blamed on ``key`` (outage ``outage``) at ``root``, and theirs."""
+    rows = conn.execute(
+        "UPDATE outages SET root_cause = ? WHERE end_ts IS NULL AND unreachable = 1 "
+        "AND blamed_on = ? AND (root_cause IS NULL OR root_cause = ?) "
+        "RETURNING id, (SELECT key FROM checks WHERE checks.id = outages.check_id)",
+        (root, key, outage),
+    ).fetchall()
+    for child_id, child_key in rows:
+        _attach_children(conn, child_key, child_id, root)
+
+
+def _write_event(conn: sqlite3.Connection, cid: int, e: Event, ids: Mapping[str, int]) -> None:
     if isinstance(e, StateChanged):
         conn.execute(
             "INSERT INTO state_changes (check_id, ts, old, new, reason) VALUES (?, ?, ?, ?, ?)",
             (cid, e.ts, str(e.old), str(e.new), e.reason),
         )
     elif isinstance(e, OutageOpened):
-        conn.execute(
-            "INSERT INTO outages (check_id, start_ts, confirmed_ts, reason) VALUES (?, ?, ?, ?)",
-            (cid, e.start_ts, e.confirmed_ts, e.reason),
+        root = None
+        if e.parent is not None and e.parent in ids:
+            parent = _open_outage_id(conn, ids[e.parent])
+            root = None if parent is None else parent[1]
+        cur = conn.execute(
+            "INSERT INTO outages (check_id, start_ts, confirmed_ts, reason, root_cause, "
+            "unreachable, blamed_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (cid, e.start_ts, e.confirmed_ts, e.reason, root, e.unreachable, e.parent),
         )
+        assert cur.lastrowid is not None
+        key = _key_of(conn, cid)
+        _attach_children(conn, key, cur.lastrowid, root if root is not None else cur.lastrowid)
     elif isinstance(e, OutageClosed):
         conn.execute(
             "UPDATE outages SET end_ts = ? WHERE check_id = ? AND start_ts = ? AND end_ts IS NULL",
             (e.end_ts, cid, e.start_ts),
         )
+    elif isinstance(e, RootCauseChanged):
+        own = _open_outage_id(conn, cid)
+        if own is None:
+            return
+        root = None
+        if e.parent is not None and e.parent in ids:
+            parent = _open_outage_id(conn, ids[e.parent])
+            root = None if parent is None else parent[1]
+        conn.execute(
+            "UPDATE outages SET unreachable = ?, blamed_on = ?, root_cause = ? WHERE id = ?",
+            (e.parent is not None, e.parent, root, own[0]),
+        )
+        new_root = root if root is not None else own[0]
+        conn.execute(
+            "UPDATE outages SET root_cause = ? WHERE end_ts IS NULL AND root_cause = ?",
+            (new_root, own[0]),
+        )
+        _attach_children(conn, _key_of(conn, cid), own[0], new_root)
+    elif isinstance(e, FlappingStarted):
+        conn.execute(
+            "INSERT INTO flaps (check_id, start_ts, changes) VALUES (?, ?, ?)",
+            (cid, e.start_ts, e.changes),
+        )
+    elif isinstance(e, FlappingStopped):
+        conn.execute(
+            "UPDATE flaps SET end_ts = ? WHERE check_id = ? AND start_ts = ? AND end_ts IS NULL",
+            (e.end_ts, cid, e.start_ts),
+        )
+
+
+def _key_of(conn: sqlite3.Connection, cid: int) -> str:
+    return str(conn.execute("SELECT key FROM checks WHERE id = ?", (cid,)).fetchone()[0])

@@ -406,7 +406,15 @@ class _Builder:
         options = spec.options
         fields = type(options).model_fields
         update: dict[str, Any] = {}
-        handler = getattr(self, f"_{spec.kind}", None)
+        handler = {
+            "icmp": self._icmp,
+            "tcp": self._tcp,
+            "http": self._http,
+            "dns": self._dns,
+            "smtp": self._smtp,
+            "snmp": self._snmp,
+            "sip": self._sip,
+        }.get(spec.kind)
         if handler is not None:
             handler(spec, host, update)
         elif "url" in fields:

@@ -8,9 +8,14 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -20,6 +25,9 @@ import sites
 from probes import PROBES, Observation, ProbeOptions, ProbeSetupError, Status
 from probes.base import format_seconds
 from sites.errors import did_you_mean, one_of
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 log = logging.getLogger("thongsuot")
 
@@ -163,7 +171,99 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)"
     )
     demo.set_defaults(func=cmd_demo)
+    _continuity_commands(sub)
     return parser
+
+
+def _continuity_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    formats = ("table", "csv", "json")
+    sla = sub.add_parser(
+        "sla",
+        help="availability per check, site, system, data centre or former province",
+        description=(
+            "Time-weighted availability from the recorded outage intervals (not a ratio of "
+            "samples): maintenance is excluded, time the monitor was not running is "
+            "unknown, unreachable time is attributed to its root outage. Dates are calendar "
+            "days in the province's zone; --to is inclusive. Example: "
+            "`thongsuot sla --from 2025-07-01 --to 2025-07-07 --by site --per day`."
+        ),
+    )
+    _inventory_argument(sla)
+    sla.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    sla.add_argument("--from", dest="start", help="first day or time (default: this Monday)")
+    sla.add_argument("--to", dest="end", help="last day (inclusive) or end time (default: now)")
+    sla.add_argument(
+        "--by",
+        choices=["check", "site", "system", "datacenter", "province"],
+        default="datacenter",
+        help="what one row stands for (default: %(default)s)",
+    )
+    sla.add_argument(
+        "--per",
+        choices=["all", "day", "week"],
+        default="all",
+        help="one row per group for the whole range, or per local day / week (Mon–Sun)",
+    )
+    sla.add_argument("--match", action="append", help="only checks matching (repeatable)")
+    sla.add_argument("--format", choices=formats, default="table", help="output format")
+    sla.set_defaults(func=cmd_sla)
+
+    cutover = sub.add_parser(
+        "cutover",
+        help="cutover plans: interruptions against their budgets",
+        description=(
+            "For each cutover plan of the inventory: every interruption inside its window, "
+            "the interrupted seconds against the per-check budget, and a verdict (OK, AT "
+            "RISK, VIOLATED; NOT STARTED, UNKNOWN when never monitored). Example: "
+            "`thongsuot cutover sites.yaml --db thongsuot.db`."
+        ),
+    )
+    _inventory_argument(cutover)
+    cutover.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    cutover.add_argument("--plan", action="append", help="only this plan id (repeatable)")
+    cutover.add_argument("--at", help="evaluate as of this time (default: now)")
+    cutover.add_argument("--format", choices=formats, default="table", help="output format")
+    cutover.set_defaults(func=cmd_cutover)
+
+    maint = sub.add_parser(
+        "maintenance",
+        help="list, add or remove maintenance windows",
+        description=(
+            "Maintenance windows silence alerts and are excluded from availability. Windows "
+            "of sites.yaml (one-off or cron) are listed with those added here. Examples: "
+            "`thongsuot maintenance list`, `thongsuot maintenance add --name 'Thay router' "
+            "--match 'ninh-kieu*' --start 2025-07-05T22:00 --duration 2h`, "
+            "`thongsuot maintenance remove 3`."
+        ),
+    )
+    maint_sub = maint.add_subparsers(title="actions", required=True, metavar="ACTION")
+    m_list = maint_sub.add_parser("list", help="windows overlapping a period")
+    _inventory_argument(m_list)
+    m_list.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    m_list.add_argument("--from", dest="start", help="from (default: now)")
+    m_list.add_argument("--to", dest="end", help="to (default: 7 days after --from)")
+    m_list.add_argument("--format", choices=formats, default="table", help="output format")
+    m_list.set_defaults(func=cmd_maintenance_list)
+    m_add = maint_sub.add_parser("add", help="declare a one-off window")
+    _inventory_argument(m_add)
+    m_add.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    m_add.add_argument("--name", required=True, help="what is done")
+    m_add.add_argument(
+        "--match",
+        action="append",
+        required=True,
+        help="element id, check id or pattern such as '*.router' (repeatable)",
+    )
+    m_add.add_argument("--start", required=True, help="start, e.g. 2025-07-05T22:00 (local)")
+    ends = m_add.add_mutually_exclusive_group(required=True)
+    ends.add_argument("--end", help="end time")
+    ends.add_argument("--duration", help="length, e.g. 2h or 90m")
+    m_add.add_argument("--reason", default="", help="free text shown with the window")
+    m_add.set_defaults(func=cmd_maintenance_add)
+    m_remove = maint_sub.add_parser("remove", help="delete a window added from the command line")
+    m_remove.add_argument("id", help="the window id shown by list (cli-N or N)")
+    m_remove.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    m_remove.set_defaults(func=cmd_maintenance_remove)
 
 
 def _inventory_argument(parser: argparse.ArgumentParser) -> None:
@@ -314,6 +414,151 @@ def cmd_demo(args: argparse.Namespace) -> int:
         duration=args.duration,
         color=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
     )
+
+
+def _zone(inventory: sites.Inventory) -> ZoneInfo:
+    return ZoneInfo(inventory.province.timezone)
+
+
+def _when(text: str, tz: ZoneInfo, *, end_of_day: bool = False) -> float:
+    from monitor.report import parse_when
+
+    try:
+        return parse_when(text, tz, end_of_day=end_of_day)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _open_store(db: Path) -> Store:
+    from monitor.store import Store
+
+    if not db.exists():
+        raise UsageError(f"no database at {db}: start the monitor with `thongsuot run` first")
+    try:
+        return Store(db, housekeeping=False)
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"{db}: not a thongsuot database ({error})") from None
+
+
+def cmd_sla(args: argparse.Namespace) -> int:
+    from monitor.availability import GroupBy, History, availability
+    from monitor.intervals import Granularity, periods
+    from monitor.maintenance import match_checks
+    from monitor.report import sla_text
+
+    inventory = sites.load(args.file)
+    tz = _zone(inventory)
+    now = time.time()
+    if args.start:
+        start = _when(args.start, tz)
+    else:
+        today = datetime.now(tz).date()
+        start = _when((today - timedelta(days=today.weekday())).isoformat(), tz)
+    end = _when(args.end, tz, end_of_day=True) if args.end else now
+    if end <= start:
+        raise UsageError("--to must come after --from")
+    checks = None
+    if args.match:
+        elements = {k: s.element for k, s in inventory.checks.items()}
+        checks = match_checks(args.match, elements)
+        if not checks:
+            raise UsageError(f"no check matches {', '.join(args.match)}")
+    with _open_store(args.db) as store:
+        history = History(store, start, end, inventory=inventory, now=now)
+        windows = list(periods(start, end, Granularity(args.per), tz))
+        report = availability(inventory, history, windows, GroupBy(args.by), checks=checks)
+    names = {k: s.name for k, s in inventory.checks.items()}
+    sys.stdout.write(sla_text(report, tz, args.format, names=names))
+    return EXIT_OK
+
+
+def cmd_cutover(args: argparse.Namespace) -> int:
+    from monitor.availability import History
+    from monitor.cutover import cutover_status
+    from monitor.report import cutover_text
+
+    inventory = sites.load(args.file)
+    tz = _zone(inventory)
+    now = _when(args.at, tz) if args.at else time.time()
+    plans = args.plan or list(inventory.cutovers)
+    for plan in plans:
+        if plan not in inventory.cutovers:
+            hint = did_you_mean(plan, inventory.cutovers) or one_of(sorted(inventory.cutovers))
+            raise UsageError(f"{args.file}: no cutover plan {plan!r} — {hint}")
+    if not plans:
+        print(f"{args.file}: no cutover plans")
+        return EXIT_OK
+    chosen = [inventory.cutovers[p] for p in plans]
+    start = min(p.window.start.timestamp() for p in chosen)
+    end = max(p.window.end.timestamp() for p in chosen)
+    with _open_store(args.db) as store:
+        history = History(store, start, end, inventory=inventory, rollups=False, now=now)
+        statuses = [cutover_status(inventory, history, p, now) for p in plans]
+    sys.stdout.write(cutover_text(statuses, tz, args.format))
+    return EXIT_OK
+
+
+def cmd_maintenance_list(args: argparse.Namespace) -> int:
+    from monitor.maintenance import MaintenanceCalendar
+    from monitor.report import maintenance_text
+
+    inventory = sites.load(args.file)
+    tz = _zone(inventory)
+    start = _when(args.start, tz) if args.start else time.time()
+    end = _when(args.end, tz, end_of_day=True) if args.end else start + 7 * 86400.0
+    rows = []
+    if args.db.exists():
+        with _open_store(args.db) as store:
+            rows = store.maintenance_windows(start, end)
+    calendar = MaintenanceCalendar.build(inventory, rows)
+    sys.stdout.write(maintenance_text(calendar.windows(start, end), tz, args.format))
+    return EXIT_OK
+
+
+def cmd_maintenance_add(args: argparse.Namespace) -> int:
+    from monitor.maintenance import match_checks
+
+    inventory = sites.load(args.file)
+    tz = _zone(inventory)
+    start = _when(args.start, tz)
+    if args.end:
+        end = _when(args.end, tz)
+    else:
+        try:
+            end = start + sites.parse_duration(args.duration)
+        except ValueError as error:
+            raise UsageError(f"--duration: {error}") from None
+    if end <= start:
+        raise UsageError("the window must end after it starts")
+    elements = {k: s.element for k, s in inventory.checks.items()}
+    checks = match_checks(args.match, elements)
+    if not checks:
+        raise UsageError(f"{args.file}: nothing matches {', '.join(args.match)}")
+    from monitor.store import Store
+
+    with Store(args.db, housekeeping=False) as store:
+        window = store.add_maintenance(args.name, args.match, checks, start, end, args.reason)
+    print(
+        f"cli-{window}: {args.name}, {len(checks)} checks, "
+        f"{datetime.fromtimestamp(start, tz):%Y-%m-%d %H:%M} → "
+        f"{datetime.fromtimestamp(end, tz):%Y-%m-%d %H:%M}"
+    )
+    return EXIT_OK
+
+
+def cmd_maintenance_remove(args: argparse.Namespace) -> int:
+    text = args.id.removeprefix("cli-")
+    if not text.isdigit():
+        raise UsageError(
+            f"{args.id!r} is not a command-line window id (windows of sites.yaml are "
+            "removed by editing the file)"
+        )
+    with _open_store(args.db) as store:
+        removed = store.remove_maintenance(int(text))
+    if not removed:
+        raise UsageError(f"no maintenance window cli-{text} in {args.db}")
+    print(f"removed cli-{text}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

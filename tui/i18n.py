@@ -129,7 +129,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "key.refresh": ("Làm mới ngay", "Refresh now"),
     "key.tabs": ("Chuyển thẻ: Tổng quan … Nhật ký", "Switch tab: Overview … Events"),
     "key.focus": ("Chuyển giữa các bảng", "Move between tables"),
-    "key.mouse": ("Chuột: bấm thẻ, bấm dòng, bấm đúp để xem chi tiết", "Mouse: click tabs, rows; click a selected row to drill down"),
+    "key.mouse": (
+        "Chuột: bấm thẻ, bấm dòng, bấm đúp để xem chi tiết",
+        "Mouse: click tabs, rows; click a selected row to drill down",
+    ),
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import logging
 import shutil
 import smtplib
 import socket
@@ -32,6 +34,7 @@ from probes.snmp import SnmpOptions
 from probes.tcp import TcpOptions
 from sim import Fault, FaultEvent, FaultKind, SimulatedProvince, plan_faults
 from sim import netns as sim_netns
+from sim.web import json_page
 from sites.spec import CheckSpec, ElementType, Lifecycle
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
@@ -614,3 +617,22 @@ async def test_first_sites_of_the_default_inventory() -> None:
         assert [spec.id for spec, ok in zip(live, results, strict=True) if not ok] == []
         for site in first:
             assert any(fault.target.startswith(f"{site}.") for fault in sim.catalogue)
+
+
+async def test_without_netns_icmp_stays_on_loopback_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sim")
+    async with SimulatedProvince(_specs(), faults=False, use_netns=False) as sim:
+        wan = _by_id(sim)["ninh-kieu.wan"]
+        assert str(_opt(wan, "host")) == sim.addresses["ninh-kieu"]
+    lines = [r.getMessage() for r in caplog.records if "link faults are skipped" in r.getMessage()]
+    assert lines == ["ICMP checks ping always-up loopback addresses and link faults are skipped: "
+                     "disabled by caller"]  # fmt: skip
+
+
+def test_json_pages_hold_the_checked_path() -> None:
+    page = json.loads(json_page("checks.db.1.state", "true", "Cần Thơ"))
+    assert page["checks"]["db"][1]["state"] is True
+    assert json.loads(json_page("status", None))["status"] == "ok"
+    assert "Cần Thơ" in json_page("status", "up", "Cần Thơ")
