@@ -117,7 +117,18 @@ def cpu_self() -> float:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size in MB."""
+    """This process's peak resident set size in MB.
+
+    Read from VmHWM: ``ru_maxrss`` carries the parent's peak over fork and exec on Linux,
+    so a worker started by a big harness would report the harness's size.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -104,6 +104,7 @@ def _run_fping(list_file: Path) -> dict[str, object]:
         proc = subprocess.Popen(command, stdin=targets, stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         out = proc.stdout.read()
+        proc.stdout.close()
         _, _, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = 0
@@ -145,7 +146,9 @@ def run(args: argparse.Namespace) -> list[Row]:
     ours = median_by(runs["ours"], "wall")
     ours_cpu = median_by(runs["ours"], "cpu")
     fping_cpu = median_by(runs["fping"], "cpu")
-    rows.append(Row(NAME, f"wall ({size})", "s", ours["wall"], fping["wall"], "fping -i0", "<=", 1.2))
+    rows.append(
+        Row(NAME, f"wall ({size})", "s", ours["wall"], fping["wall"], "fping -i0", "<=", 1.2)
+    )
     rows.append(Row(NAME, "CPU", "s", ours_cpu["cpu"], fping_cpu["cpu"], "fping -i0", "<=", 2.0))
     if "icmplib" in runs:
         stock = median_by(runs["icmplib"], "wall")

@@ -94,8 +94,10 @@ async def _work(config: dict[str, Any]) -> dict[str, Any]:
     from monitor.engine import Monitor
     from monitor.store import Store
 
-    specs = make_specs(config["checks"], config["interval"], config["block"],
-                       config["addresses"], config["ca"])[config["shard"] :: config["procs"]]  # fmt: skip
+    every = make_specs(
+        config["checks"], config["interval"], config["block"], config["addresses"], config["ca"]
+    )
+    specs = every[config["shard"] :: config["procs"]]
     store = Store(config["db"], housekeeping=False)
     try:
         monitor = Monitor(specs, store, jitter=JITTER)
@@ -184,9 +186,16 @@ def run(args: argparse.Namespace) -> list[Row]:
                     "db": str(db), "procs": args.procs}  # fmt: skip
             procs = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "bench.monitor", "--worker",
-                     json.dumps({**base, "shard": i})],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.monitor",
+                        "--worker",
+                        json.dumps({**base, "shard": i}),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
                 )  # fmt: skip
                 for i in range(args.procs)
             ]

@@ -146,9 +146,19 @@ def run(args: argparse.Namespace) -> list[Row]:
     for pair in (VARIANTS[:2], VARIANTS[2:]):
         procs = {
             v: subprocess.Popen(
-                [sys.executable, "-m", "bench.schedule", "--worker", v, str(args.checks),
-                 str(args.interval), str(args.seconds)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.schedule",
+                    "--worker",
+                    v,
+                    str(args.checks),
+                    str(args.interval),
+                    str(args.seconds),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )  # fmt: skip
             for v in pair
         }
@@ -169,8 +179,8 @@ def run(args: argparse.Namespace) -> list[Row]:
     rate = args.checks / args.interval * 60
     size = f"{args.checks:,} checks / {args.interval:g} s = {rate:,.0f}/min"
     rows = [
-        Row(NAME, f"µs CPU per fire ({size})", "µs", per_fire_us("wheel"), per_fire_us("aps-spread"),
-            "APScheduler 3 spread"),
+        Row(NAME, f"µs CPU per fire ({size})", "µs", per_fire_us("wheel"),
+            per_fire_us("aps-spread"), "APScheduler 3 spread"),
         Row(NAME, "µs CPU per fire", "µs", per_fire_us("wheel"), per_fire_us("aps-aligned"),
             "APScheduler 3 aligned"),
         Row(NAME, "scheduler, % of one core", "%", core_pct("wheel"), core_pct("aps-spread"),

@@ -41,7 +41,9 @@ def _interfaces() -> dict[str, int]:
     return found
 
 
-async def _ours(port: int, interfaces: list[str], checks: int) -> tuple[float, int, dict[str, object]]:
+async def _ours(
+    port: int, interfaces: list[str], checks: int
+) -> tuple[float, int, dict[str, object]]:
     from probes.snmp import SnmpOptions, SnmpProbe
 
     options = SnmpOptions(host="127.0.0.1", port=port, interfaces=interfaces, timeout=2.0)
@@ -76,6 +78,7 @@ def _snmpget(port: int, oids: list[str], runs: int) -> tuple[float, str]:
         )  # fmt: skip
         assert proc.stdout is not None
         out = proc.stdout.read()
+        proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = 0
         if status != 0:
@@ -86,7 +89,9 @@ def _snmpget(port: int, oids: list[str], runs: int) -> tuple[float, str]:
 
 def run(args: argparse.Namespace) -> list[Row]:
     """Start snmpd, run both, compare CPU per value."""
-    snmpd = shutil.which("snmpd") or ("/usr/sbin/snmpd" if Path("/usr/sbin/snmpd").exists() else None)
+    snmpd = shutil.which("snmpd") or (
+        "/usr/sbin/snmpd" if Path("/usr/sbin/snmpd").exists() else None
+    )
     if snmpd is None or shutil.which("snmpget") is None:
         return [skipped(NAME, "CPU per value", "snmpd/snmpget are not installed", "snmpget")]
     from probes import snmp as s
@@ -111,9 +116,9 @@ def run(args: argparse.Namespace) -> list[Row]:
         finally:
             agent.terminate()
             agent.wait(5)
-    peer_values = text.count("\n.")  + (1 if text.startswith(".") else 0)
+    peer_values = text.count("\n.") + (1 if text.startswith(".") else 0)
     peer_per_value = peer_cpu / max(args.runs * peer_values, 1) * 1e6
-    ours_per_value = ours_cpu / max(values, 1) * 1e6
+    ours_per_value = ours_cpu / max(args.checks * len(oids), 1) * 1e6
     same = first.get("sys_name") == "bench-agent" and 'STRING: "bench-agent"' in text
     return [
         Row(NAME, f"µs CPU per value ({len(oids)} OIDs in one GET)", "µs", ours_per_value,

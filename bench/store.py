@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
-
-import sys
 
 from bench import Row, cpu_self
 from bench.specs import sleep_specs

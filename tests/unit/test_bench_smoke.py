@@ -1,0 +1,86 @@
+"""The benchmark harness itself: every benchmark runs at tiny sizes and yields rows."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import pytest
+
+from bench import Row, render
+from bench.__main__ import BENCHMARKS, build_parser
+
+
+def _args(name: str, *argv: str) -> argparse.Namespace:
+    return build_parser(name).parse_args([name, *argv])
+
+
+def _check(rows: list[Row]) -> None:
+    assert rows
+    assert render(rows)
+
+
+def test_row_ratio_and_verdict() -> None:
+    row = Row("x", "wall", "s", 1.1, 1.0, "peer", "<=", 1.2)
+    assert row.ratio == pytest.approx(1.1)
+    assert row.passed is True
+    assert Row("x", "obs/s", "obs/s", 150.0, op=">=", bound=200.0, compare="ours").passed is False
+    assert Row("x", "m", "u", None).passed is None
+    assert "FAIL" in render([Row("x", "m", "u", 3.0, 1.0, "p", "<=", 2.0)])
+
+
+def test_every_benchmark_has_options_and_prefixed_options() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["--monitor-checks", "5", "--icmp-hosts", "7"])
+    assert args.monitor__checks == 5
+    assert args.icmp__hosts == 7
+    for name in BENCHMARKS:
+        build_parser(name).parse_args([name])
+
+
+def test_store_smoke() -> None:
+    from bench import store
+
+    _check(store.run(_args("store", "--rows", "2000", "--checks", "50")))
+
+
+def test_schedule_smoke() -> None:
+    from bench import schedule
+
+    rows = schedule.run(_args("schedule", "--checks", "200", "--interval", "2", "--seconds", "1"))
+    _check(rows)
+    assert all(r.ours is not None for r in rows[:3])
+
+
+def test_monitor_smoke_has_no_false_alarms() -> None:
+    from bench import monitor
+
+    args = _args("monitor", "--checks", "40", "--interval", "2", "--seconds", "3",
+                 "--addresses", "2")  # fmt: skip
+    rows = {r.metric: r for r in monitor.run(args)}
+    assert rows["non-OK observations (false)"].ours == 0, rows["non-OK observations (false)"].note
+    assert rows["outages opened (false)"].ours == 0
+    assert rows["missed runs"].ours == 0
+
+
+@pytest.mark.netns
+@pytest.mark.skipif(shutil.which("fping") is None, reason="fping is not installed")
+def test_icmp_smoke_never_reports_a_dead_host_up() -> None:
+    from bench import icmp
+
+    rows = icmp.run(_args("icmp", "--hosts", "40", "--repeat", "1", "--no-icmplib"))
+    _check(rows)
+    ours = next(r for r in rows if r.metric == "dead reported up (ours)")
+    assert ours.ours == 0
+
+
+@pytest.mark.skipif(
+    shutil.which("snmpget") is None or shutil.which("snmpd") is None and
+    not __import__("os").path.exists("/usr/sbin/snmpd"),
+    reason="snmpd/snmpget are not installed",
+)  # fmt: skip
+def test_snmp_smoke_values_agree() -> None:
+    from bench import snmp
+
+    rows = snmp.run(_args("snmp", "--checks", "20", "--runs", "3"))
+    assert rows[1].ours == 1.0
