@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.intervals import IntervalSet, clip, intersect, normalize, subtract, total
+from monitor.intervals import IntervalSet, clip, covered, intersect, normalize, subtract, total
 from monitor.maintenance import MaintenanceCalendar
 from monitor.store import CheckRow, OutageRow, RollupTotal, Store
 from sites.inventory import Inventory
@@ -200,17 +200,18 @@ class History:
         if row is None:
             fig.unknown = end - start
             return fig
-        covered = self.covered_between(max(start, row.first_seen), end)
-        maintenance = intersect(self.maintenance.get(check, []), covered) if covered else []
-        counted = subtract(covered, maintenance) if maintenance else covered
+        running = self.covered_between(max(start, row.first_seen), end)
+        maintenance = intersect(self.maintenance.get(check, []), running) if running else []
+        counted = subtract(running, maintenance) if maintenance else running
+        ends = [e for _, e in counted]
         fig.maintenance = total(maintenance)
-        fig.unknown = (end - start) - total(covered)
+        fig.unknown = (end - start) - total(running)
         fig.counted = total(counted)
         for o in self.outages.get(check, ()):
-            span = (o.start_ts, o.end_ts if o.end_ts is not None else end)
-            if span[1] <= start or span[0] >= end:
+            stop = o.end_ts if o.end_ts is not None else end
+            if stop <= start or o.start_ts >= end:
                 continue
-            seconds = total(intersect([span], counted))
+            seconds = covered(counted, ends, max(o.start_ts, start), min(stop, end))
             if seconds <= 0:
                 continue
             fig.longest = max(fig.longest, seconds)
@@ -321,7 +322,7 @@ def availability(
             if key[0] not in groups:
                 groups[key[0]] = (key[1], Figures())
             groups[key[0]][1].add(fig)
-        for key, (name, fig) in groups.items():
-            report.rows.append(Row(p_start, p_end, key, name, fig))
+        for group, (name, fig) in groups.items():
+            report.rows.append(Row(p_start, p_end, group, name, fig))
     report.roots = history.roots()
     return report

@@ -21,7 +21,8 @@ import enum
 from dataclasses import dataclass
 
 from monitor.availability import History
-from monitor.intervals import intersect, total
+from monitor.intervals import covered as covered_seconds
+from monitor.intervals import total
 from monitor.store import OutageRow
 from sites.inventory import Inventory
 from sites.models import Cutover
@@ -116,6 +117,7 @@ def cutover_status(
     checks = inventory.cutover_checks.get(plan_id, ())
     elapsed_end = min(end, now)
     covered = history.covered_between(start, elapsed_end) if elapsed_end > start else []
+    ends = [e for _, e in covered]
     interruptions: list[Interruption] = []
     budgets: list[CheckBudget] = []
     for check in checks:
@@ -127,7 +129,7 @@ def cutover_status(
             stop = o.end_ts if o.end_ts is not None else elapsed_end
             if stop <= start or o.start_ts >= elapsed_end:
                 continue
-            seconds = total(intersect([(o.start_ts, stop)], covered))
+            seconds = covered_seconds(covered, ends, max(o.start_ts, start), min(stop, end))
             if seconds <= 0 and o.end_ts is not None:
                 continue
             interruptions.append(

@@ -463,8 +463,10 @@ class Monitor:
         self._publish(c)
         if not events:
             return
-        if blocker is None and c.parents and any(
-            isinstance(e, StateChanged) and e.new is CheckState.SUSPECT for e in events
+        if (
+            blocker is None
+            and c.parents
+            and any(isinstance(e, StateChanged) and e.new is CheckState.SUSPECT for e in events)
         ):
             # Ask the parents now rather than at their next turn: if one of them is the
             # cause, it shows before this failure is confirmed (no false child outage).

@@ -13,6 +13,7 @@ assumes that).
 
 from __future__ import annotations
 
+import bisect
 import enum
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
@@ -49,6 +50,22 @@ def clip(spans: IntervalSet, start: float, end: float) -> IntervalSet:
             break
         out.append((max(s, start), min(e, end)))
     return out
+
+
+def covered(spans: IntervalSet, ends: list[float], start: float, end: float) -> float:
+    """Seconds of ``[start, end)`` covered by canonical ``spans``; ``ends`` is the list of
+    their end times (precomputed: this is the hot path of a report, one call per outage)."""
+    seconds = 0.0
+    if end <= start:
+        return seconds
+    i = bisect.bisect_right(ends, start)
+    while i < len(spans):
+        s, e = spans[i]
+        if s >= end:
+            break
+        seconds += min(e, end) - max(s, start)
+        i += 1
+    return seconds
 
 
 def union(a: IntervalSet, b: IntervalSet) -> IntervalSet:

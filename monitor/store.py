@@ -977,6 +977,18 @@ def _open_outage_id(conn: sqlite3.Connection, cid: int) -> tuple[int, int] | Non
     return None if row is None else (int(row[0]), int(row[1]))
 
 
+def _parent_outage(conn: sqlite3.Connection, pid: int, at: float) -> int | None:
+    """Root id of the parent's outage that a child outage starting at ``at`` is behind:
+    its open one, else its latest that had not ended by ``at``."""
+    row = conn.execute(
+        "SELECT coalesce(root_cause, id) FROM outages WHERE check_id = ? "
+        "AND (end_ts IS NULL OR end_ts >= ?) ORDER BY end_ts IS NULL DESC, start_ts DESC "
+        "LIMIT 1",
+        (pid, at),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
 def _attach_children(conn: sqlite3.Connection, key: str, outage: int, root: int) -> None:
     """Point the open outages blamed on ``key`` (outage ``outage``) at ``root``, and theirs."""
     rows = conn.execute(
@@ -998,8 +1010,7 @@ def _write_event(conn: sqlite3.Connection, cid: int, e: Event, ids: Mapping[str,
     elif isinstance(e, OutageOpened):
         root = None
         if e.parent is not None and e.parent in ids:
-            parent = _open_outage_id(conn, ids[e.parent])
-            root = None if parent is None else parent[1]
+            root = _parent_outage(conn, ids[e.parent], e.start_ts)
         cur = conn.execute(
             "INSERT INTO outages (check_id, start_ts, confirmed_ts, reason, root_cause, "
             "unreachable, blamed_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1019,8 +1030,7 @@ def _write_event(conn: sqlite3.Connection, cid: int, e: Event, ids: Mapping[str,
             return
         root = None
         if e.parent is not None and e.parent in ids:
-            parent = _open_outage_id(conn, ids[e.parent])
-            root = None if parent is None else parent[1]
+            root = _parent_outage(conn, ids[e.parent], e.start_ts)
         conn.execute(
             "UPDATE outages SET unreachable = ?, blamed_on = ?, root_cause = ? WHERE id = ?",
             (e.parent is not None, e.parent, root, own[0]),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from monitor.intervals import (
     Granularity,
     clip,
+    covered,
     intersect,
     local_midnight,
     normalize,
@@ -143,3 +144,11 @@ def test_periods_partition_the_range(start: float, length: float, by: Granularit
 
 def local_date_of(ts: float) -> date:
     return datetime.fromtimestamp(ts, HCM).date()
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans, st.integers(0, 60), st.integers(0, 60))
+def test_covered_seconds(a: list[tuple[float, float]], lo: int, hi: int) -> None:
+    na = normalize(a)
+    expected = len({i for i in cells(a) if lo <= i < hi})
+    assert covered(na, [e for _, e in na], lo, hi) == expected
