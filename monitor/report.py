@@ -108,6 +108,7 @@ SLA_COLUMNS = (
     Column("period", "Kỳ / period"),
     Column("key", "id"),
     Column("name", "Tên / name"),
+    Column("checks", "checks", right=True),
     Column("availability", "availability", right=True),
     Column("own_availability", "own", right=True),
     Column("down", "down", right=True),
@@ -166,12 +167,17 @@ def sla_records(report: Report, tz: ZoneInfo, fmt: Format) -> list[dict[str, Any
                 longest=duration(f.longest) if f.longest else "-",
                 mttr=duration(f.mttr),
                 mtbf=duration(f.mtbf),
-                maintenance=duration(f.maintenance) if f.maintenance else "-",
-                unknown=duration(f.unknown) if f.unknown else "-",
+                # Shares of the period, so a group's check-seconds read like a check's.
+                maintenance=_share(f.maintenance, f.period),
+                unknown=_share(f.unknown, f.period),
                 flaps=str(f.flaps) if f.flaps else "-",
             )
         out.append(rec)
     return out
+
+
+def _share(seconds: float, period: float) -> str:
+    return f"{seconds / period:.1%}" if seconds and period else "-"
 
 
 def _period(row: Row, tz: ZoneInfo) -> str:

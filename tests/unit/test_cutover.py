@@ -89,7 +89,7 @@ def test_sla_command(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str
     assert doc["root_outages"][0]["affected"] == ["an-binh.wan"]
     assert main([*args, "--by", "site", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("period,key,name,availability")
+    assert lines[0].startswith("period,key,name,checks,availability")
     assert lines[1].startswith("2025-07-01,an-binh,An Bình,")
     assert main([*args, "--per", "day"]) == 0
     assert "Trung tâm A" in capsys.readouterr().out
