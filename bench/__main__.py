@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from bench import Row, render, skipped
 
-BENCHMARKS = ("icmp", "http", "snmp", "schedule", "store", "monitor")
+BENCHMARKS = ("icmp", "http", "snmp", "schedule", "store", "monitor", "availability")
 """Every benchmark module under ``bench``, in the order they run."""
 
 

@@ -1,6 +1,6 @@
 """Benchmark: availability of 5,000 checks over a simulated year, from intervals.
 
-``python -m monitor.bench_sla --sites 1000 --days 365``
+``python -m bench availability --sites 1000 --days 365``
 
 Builds an inventory of ``sites`` communes with 5 checks each (WAN gate + 4 behind it) on
 2 data centres, and a database holding a year of history written straight into the
@@ -13,9 +13,9 @@ UNREACHABLE behind it, a weekly recurring maintenance window for every site. The
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -23,6 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sites
+from bench import Row
 from monitor.availability import GroupBy, History, availability
 from monitor.intervals import Granularity, periods
 from monitor.store import Store
@@ -115,44 +116,42 @@ def build(path: Path, inv: sites.Inventory, days: int, seed: int = 1) -> dict[st
     return {"checks": len(ids), "outages": len(outages), "runs": len(runs)}
 
 
-def main() -> None:
-    """Build the history, then time the reports; prints one JSON object."""
-    parser = argparse.ArgumentParser(prog="python -m monitor.bench_sla")
+NAME = "availability"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sites", type=int, default=1000, help="communes (5 checks each)")
-    parser.add_argument("--days", type=int, default=365)
-    args = parser.parse_args()
-    result: dict[str, object] = {}
-    t0 = time.perf_counter()
+    parser.add_argument("--days", type=int, default=365, help="days of history")
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    """Build the history, then time the reports: seconds for each."""
     inv = sites.loads(inventory_yaml(args.sites))
-    result["load_inventory_s"] = round(time.perf_counter() - t0, 2)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "year.db"
-        t0 = time.perf_counter()
-        result.update(build(path, inv, args.days))
-        result["build_s"] = round(time.perf_counter() - t0, 2)
+        counts = build(path, inv, args.days)
         start, end = _YEAR_START, _YEAR_START + args.days * 86400.0
         zone = ZoneInfo(inv.province.timezone)
+        size = f"{counts['checks']:,} checks, {args.days} days, {counts['outages']:,} outages"
+        rows: list[Row] = []
         with Store(path, housekeeping=False) as store:
             t0 = time.perf_counter()
             history = History(store, start, end, inventory=inv, now=end)
-            result["load_history_s"] = round(time.perf_counter() - t0, 2)
+            rows.append(Row(NAME, f"load history ({size})", "s", time.perf_counter() - t0))
             whole = [(start, end)]
             for by in (GroupBy.DATACENTER, GroupBy.SITE, GroupBy.CHECK):
                 t0 = time.perf_counter()
-                report = availability(inv, history, whole, by)
-                result[f"year_by_{by}_s"] = round(time.perf_counter() - t0, 2)
-                result[f"year_by_{by}_rows"] = len(report.rows)
+                availability(inv, history, whole, by)
+                rows.append(Row(NAME, f"whole period by {by}", "s", time.perf_counter() - t0))
             weeks = list(periods(start, end, Granularity.WEEK, zone))
             t0 = time.perf_counter()
-            report = availability(inv, history, weeks, GroupBy.DATACENTER)
-            result["weekly_by_datacenter_s"] = round(time.perf_counter() - t0, 2)
-            result["weekly_rows"] = len(report.rows)
-            dc = availability(inv, history, whole, GroupBy.DATACENTER).rows
-            result["availability_dc"] = {
-                r.key: round((r.figures.availability or 0) * 100, 4) for r in dc
-            }
-    print(json.dumps(result, ensure_ascii=False))
+            availability(inv, history, weeks, GroupBy.DATACENTER)
+            took = time.perf_counter() - t0
+            rows.append(Row(NAME, f"{len(weeks)} weeks by datacenter", "s", took))
+    return rows
 
 
 if __name__ == "__main__":
-    main()
+    from bench.__main__ import main
+
+    main([NAME, *sys.argv[1:]])
