@@ -9,6 +9,7 @@ open ICMP sockets, a missing CA file), as :class:`ProbeSetupError`.
 from __future__ import annotations
 
 import enum
+import errno
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,3 +135,25 @@ def safe_text(raw: bytes | str | Any, limit: int = 200) -> str:
 def format_seconds(seconds: float) -> str:
     """ "3.0 s", "250 ms": how reasons quote durations."""
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+_OS_ERRORS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.EHOSTUNREACH: "no route to host",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ECONNRESET: "connection reset",
+    errno.EPIPE: "connection reset",
+    errno.ETIMEDOUT: "connect timed out in the kernel",
+    errno.EACCES: "blocked by the local firewall",
+    errno.EPERM: "blocked by the local firewall",
+    errno.EADDRNOTAVAIL: "no local address available",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A socket error in the words every probe uses: "connection refused", "no route to host"."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return _OS_ERRORS.get(exc.errno or 0) or safe_text(
+        f"connect failed: {exc.strerror or exc}", 120
+    )

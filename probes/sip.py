@@ -24,6 +24,7 @@ from probes.base import (
     ProbeOptions,
     Status,
     Value,
+    describe_os_error,
     format_seconds,
     safe_text,
 )
@@ -190,7 +191,7 @@ class SipProbe(Probe[SipOptions]):
         except SipProtocolError as exc:
             return Observation.down(str(exc))
         except OSError as exc:
-            return Observation.down(f"network error: {safe_text(exc.strerror or exc, 80)}")
+            return Observation.down(describe_os_error(exc))
         latency_ms = (time.perf_counter() - started) * 1000
         server = response.header("server") or response.header("user-agent")
         values: dict[str, Value] = {

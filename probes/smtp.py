@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import re
 import socket
 import ssl
@@ -26,6 +25,7 @@ from probes.base import (
     ProbeOptions,
     Status,
     Value,
+    describe_os_error,
     format_seconds,
     safe_text,
 )
@@ -99,10 +99,7 @@ class SmtpProbe(Probe[SmtpOptions]):
         except ssl.SSLError as exc:
             return Observation.down(tls.describe_tls_error(exc))
         except OSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.EPIPE):
-                return Observation.down(f"connection reset during {progress.phase}")
-            detail = safe_text(exc.strerror or exc, 80)
-            return Observation.down(f"connection failed during {progress.phase}: {detail}")
+            return Observation.down(f"{describe_os_error(exc)} during {progress.phase}")
         finally:
             if writer is not None:
                 await tls.close_writer(writer)

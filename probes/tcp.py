@@ -8,7 +8,6 @@ peer. ``connect_ms`` is the time of the successful connect alone.
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 import time
 
@@ -20,20 +19,11 @@ from probes.base import (
     ProbeOptions,
     Status,
     Value,
+    describe_os_error,
     format_seconds,
     safe_text,
 )
 
-_CONNECT_ERRORS = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.EHOSTUNREACH: "no route to host",
-    errno.ENETUNREACH: "network unreachable",
-    errno.ECONNRESET: "connection reset",
-    errno.ETIMEDOUT: "connect timed out in the kernel",
-    errno.EACCES: "blocked by the local firewall",
-    errno.EPERM: "blocked by the local firewall",
-    errno.EADDRNOTAVAIL: "no local address available",
-}
 _CLOSE_WAIT = 1.0
 
 
@@ -46,14 +36,6 @@ class TcpOptions(ProbeOptions):
     """TCP port."""
     max_latency_ms: float | None = Field(default=None, gt=0)
     """Connect time above this makes the check DEGRADED."""
-
-
-def _describe(exc: OSError) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    return _CONNECT_ERRORS.get(exc.errno or 0) or safe_text(
-        f"connect failed: {exc.strerror or exc}", 120
-    )
 
 
 class TcpProbe(Probe[TcpOptions]):
@@ -84,7 +66,7 @@ class TcpProbe(Probe[TcpOptions]):
                             str(sockaddr[0]), int(sockaddr[1]), family=family
                         )
                     except OSError as exc:
-                        error = error or _describe(exc)
+                        error = error or describe_os_error(exc)
                         continue
                     connect_s = time.perf_counter() - started
                     await _close(writer)
