@@ -45,13 +45,17 @@ def _cached_context(verify: bool, ca_file: str | None, mtime: float) -> ssl.SSLC
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    try:
-        return ssl.create_default_context(cafile=ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeSetupError(
-            f"cannot load CA file {ca_file!r}: {exc}; point ca_file at a readable PEM bundle"
-        ) from exc
+    else:
+        try:
+            ctx = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ProbeSetupError(
+                f"cannot load CA file {ca_file!r}: {exc}; point ca_file at a readable PEM bundle"
+            ) from exc
+    # Every check is a fresh handshake and sessions are never resumed (a resumed one would
+    # skip the certificate), so a session ticket is work for the server and for us alone.
+    ctx.options |= ssl.OP_NO_TICKET
+    return ctx
 
 
 def client_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:

@@ -84,3 +84,21 @@ def test_snmp_smoke_values_agree() -> None:
 
     rows = snmp.run(_args("snmp", "--checks", "20", "--runs", "3"))
     assert rows[1].ours == 1.0
+
+
+@pytest.mark.skipif(
+    shutil.which("prometheus-blackbox-exporter") is None
+    or (shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")) is None,
+    reason="prometheus-blackbox-exporter or nginx is not installed",
+)
+def test_http_smoke_every_check_succeeds() -> None:
+    from bench import http
+
+    args = _args("http", "--checks", "60", "--concurrency", "4", "--addresses", "2",
+                 "--repeat", "1")  # fmt: skip
+    rows = http.run(args)
+    _check(rows)
+    assert [r.metric.split(" (")[1].split(",")[0] for r in rows] == ["HTTP", "HTTPS"]
+    for row in rows:
+        assert row.ours is not None, row.note
+        assert row.peer is not None, row.note
