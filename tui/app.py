@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
@@ -112,6 +114,13 @@ class DetailReady(Message):
     def __init__(self, details: dict[str, CheckDetail]) -> None:
         super().__init__()
         self.details = details
+
+
+def _update(static: Static, text: Text) -> None:
+    """Update a Static only when its text changed (each update costs a layout pass)."""
+    if getattr(static, "_shown", None) != text:
+        static._shown = text  # type: ignore[attr-defined]
+        static.update(text)
 
 
 def _text(*parts: tuple[str, str] | str) -> Text:
@@ -259,10 +268,14 @@ class DetailScreen(Screen[None]):
             yield LiveTable(id="detail-outages")
         yield Static(id="detail-hint")
 
+    ready = False
+    """True once composed."""
+
     def on_mount(self) -> None:
         checks = self.dash.index.by_element.get(self.element, [])
         if self.selected is None and checks:
             self.selected = checks[0]
+        self.ready = True
         self.redraw()
         table = self.query_one("#detail-checks", LiveTable)
         if self.selected in checks:
@@ -294,7 +307,8 @@ class DetailScreen(Screen[None]):
 
     def on_detail_ready(self, message: DetailReady) -> None:
         self.details.update(message.details)
-        self.redraw()
+        if self.ready:
+            self.redraw()
 
     def _snmp_check(self) -> str | None:
         index = self.dash.index
@@ -306,27 +320,36 @@ class DetailScreen(Screen[None]):
     @on(DataTable.RowHighlighted, "#detail-checks")
     def _highlight(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
-        if key is not None and key != self.selected:
+        if key is not None and key != self.selected and self.ready:
             self.selected = key
             self.redraw()
             self.action_reload()
 
+    def on_unmount(self) -> None:
+        self.ready = False
+
     def redraw(self) -> None:
         """Draw from the latest board and the history loaded so far."""
+        # Being dismissed, or the app is closing: nothing left to draw on.
+        with suppress(NoMatches):
+            self._redraw()
+
+    def _redraw(self) -> None:
         dash = self.dash
         lang, tz, index = dash.view.lang, dash.tz, dash.index
         board = dash.board
         now = board.ts if board is not None else time.time()
         kind = index.element_type(self.element)
         name = index.element_name(self.element)
-        self.query_one("#detail-title", Static).update(
+        _update(
+            self.query_one("#detail-title", Static),
             _text(
                 (f" {t('type.' + kind, lang) if kind else ''}: ", "bold"),
                 (name, "bold"),
                 (f"  ({self.element})", "grey62"),
-            )
+            ),
         )
-        self.query_one("#detail-facts", Static).update(self._facts(lang))
+        _update(self.query_one("#detail-facts", Static), self._facts(lang))
         checks = index.by_element.get(self.element, [])
         table = self.query_one("#detail-checks", LiveTable)
         table.set_columns(
@@ -358,9 +381,10 @@ class DetailScreen(Screen[None]):
                 )
             )
         table.apply(rows)
-        self.query_one("#detail-snmp", Static).update(self._snmp(lang))
+        _update(self.query_one("#detail-snmp", Static), self._snmp(lang))
         self._draw_history(lang, tz, now)
-        self.query_one("#detail-hint", Static).update(
+        _update(
+            self.query_one("#detail-hint", Static),
             _text(
                 ("esc", "bold cyan"),
                 f" {t('key.back', lang)}  ",
@@ -368,7 +392,7 @@ class DetailScreen(Screen[None]):
                 f" {t('key.ack', lang)}  ",
                 ("r", "bold cyan"),
                 f" {t('key.refresh', lang)}",
-            )
+            ),
         )
 
     def _facts(self, lang: Lang) -> Text:
@@ -451,10 +475,14 @@ class DetailScreen(Screen[None]):
                 f"avg {fmt_latency(sum(latencies) / len(latencies))} · "
                 f"max {fmt_latency(max(latencies))}"
             )
-        self.query_one("#detail-chart-title", Static).update(
-            _text((f" {t('detail.latency', lang)}: ", "bold"), name, (stats, "grey62"))
+        _update(
+            self.query_one("#detail-chart-title", Static),
+            _text((f" {t('detail.latency', lang)}: ", "bold"), name, (stats, "grey62")),
         )
-        self.query_one("#detail-chart", Sparkline).data = latencies or [0.0]
+        chart = self.query_one("#detail-chart", Sparkline)
+        data = latencies or [0.0]
+        if chart.data != data:
+            chart.data = data
         obs_table = self.query_one("#detail-obs", LiveTable)
         obs_table.set_columns(
             [
@@ -564,9 +592,15 @@ class MainScreen(Screen[None]):
         yield Static(id="status")
         yield Static(id="hint")
 
+    ready = False
+    """True once composed (frames arriving earlier wait for on_mount)."""
+
     def on_mount(self) -> None:
         self.set_labels()
         self.query_one("#matrix", LiveTable).focus()
+        self.ready = True
+        if self.dash.frame is not None:
+            self.dash.apply_frame(self.dash.frame)
 
     def on_screen_resume(self) -> None:
         if self.dash.frame is not None:
@@ -587,7 +621,7 @@ class MainScreen(Screen[None]):
             self.query_one(f"#{table_id}", LiveTable).set_columns(columns(lang))
         tabs = self.query_one(TabbedContent)
         for tab in TABS:
-            tabs.get_tab(f"tab-{tab}").label = t(f"tab.{tab}", lang)  # type: ignore[assignment]
+            tabs.get_tab(f"tab-{tab}").label = t(f"tab.{tab}", lang)
         self.query_one("#search", Input).placeholder = t("search.placeholder", lang)
         hint = Text(no_wrap=True, overflow="ellipsis")
         for key, label in (
@@ -601,10 +635,17 @@ class MainScreen(Screen[None]):
         ):
             hint.append(f" {key} ", style="bold cyan")
             hint.append(t(label, lang).split(" (")[0] + " ")
-        self.query_one("#hint", Static).update(hint)
+        _update(self.query_one("#hint", Static), hint)
+
+    def on_unmount(self) -> None:
+        self.ready = False
 
     def show(self, frame: Frame) -> None:
         """Apply one frame: only changed cells are written."""
+        with suppress(NoMatches):  # the app is closing
+            self._show(frame)
+
+    def _show(self, frame: Frame) -> None:
         dash = self.dash
         view = dash.view
         lang = view.lang
@@ -627,9 +668,10 @@ class MainScreen(Screen[None]):
         title.append(f"· {dash.inventory.province.name} ", style="")
         local = datetime.fromtimestamp(board.ts, dash.tz).strftime("%H:%M:%S %d/%m/%Y")
         title.append(f"· {local} ", style="grey70")
-        self.query_one("#title", Static).update(title)
-        self.query_one("#summary", Static).update(
-            Text.assemble(*((text, style) for text, style in frame.summary))
+        _update(self.query_one("#title", Static), title)
+        _update(
+            self.query_one("#summary", Static),
+            Text.assemble(*((text, style) for text, style in frame.summary)),
         )
         status = Text(no_wrap=True, overflow="ellipsis")
         status.append(f" {t('status.source', lang)}: ", style="grey62")
@@ -652,7 +694,7 @@ class MainScreen(Screen[None]):
         if warning:
             status.append(" · ⚠ ", style="bold yellow")
             status.append(warning, style="yellow")
-        self.query_one("#status", Static).update(status)
+        _update(self.query_one("#status", Static), status)
 
     def _active_tab(self) -> str:
         active = self.query_one(TabbedContent).active
@@ -765,6 +807,8 @@ class DashboardApp(App[int]):
         ack_name: str = "",
     ) -> None:
         super().__init__()
+        # Calm and cheap: no sliding tab underlines or smooth scrolls on a wall screen.
+        self.animation_level = "none"
         self.source = source
         self.inventory = inventory
         self.index = Index(inventory)
@@ -784,8 +828,10 @@ class DashboardApp(App[int]):
         self._timer: Any = None
         self.main = MainScreen()
 
+    def get_default_screen(self) -> Screen[Any]:
+        return self.main
+
     def on_mount(self) -> None:
-        self.push_screen(self.main)
         self._poll()
 
     def _arm(self, delay: float) -> None:
@@ -818,12 +864,14 @@ class DashboardApp(App[int]):
 
     def on_poll_failed(self, message: PollFailed) -> None:
         self.error = message.error
-        if self.frame is not None and self.screen is self.main:
+        if not self.screen_stack or not self.main.ready or self.screen is not self.main:
+            pass
+        elif self.frame is not None:
             self.main.show(self.frame)
-        elif self.screen is self.main:
+        else:
             status = Text(f" {t('status.error', self.view.lang)}: ", style="bold red")
             status.append(message.error)
-            self.main.query_one("#status", Static).update(status)
+            _update(self.main.query_one("#status", Static), status)
         self._arm(self.period)
 
     def on_frame_ready(self, message: FrameReady) -> None:
@@ -843,13 +891,18 @@ class DashboardApp(App[int]):
 
     def apply_frame(self, frame: Frame) -> None:
         """Draw a frame on the main screen, unless another screen is on top."""
-        if self.screen is self.main:
+        if not self.screen_stack:
+            return  # shutting down
+        screen = self.screen
+        if not getattr(screen, "ready", False):
+            return  # still composing; it draws the latest frame when mounted
+        if screen is self.main:
             t0 = time.perf_counter()
             self.main.show(frame)
             self.apply_ms = (time.perf_counter() - t0) * 1000
             self.frames_applied += 1
-        elif isinstance(self.screen, DetailScreen):
-            self.screen.redraw()
+        elif isinstance(screen, DetailScreen):
+            screen.redraw()
 
     def set_view(self, **changes: Any) -> None:
         """Change filters, search or language and redraw from the last board at once."""

@@ -80,9 +80,7 @@ class SampleScenario:
         self.snmp = next(c.id for c in inventory.checks.values() if c.kind == "snmp")
 
 
-def sample_board(
-    inventory: Inventory, now: float = SAMPLE_NOW, acks: Sequence[Ack] = ()
-) -> Board:
+def sample_board(inventory: Inventory, now: float = SAMPLE_NOW, acks: Sequence[Ack] = ()) -> Board:
     """The fixed board for ``inventory`` at ``now``."""
     sc = SampleScenario(inventory)
     checks: dict[str, CheckRow] = {}

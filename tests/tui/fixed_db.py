@@ -49,6 +49,7 @@ def build_db(path: Path, inventory: Inventory, now: float = SAMPLE_NOW) -> Path:
                     )
                 )
         store.flush()
+        assert store.write_errors == 0, "the Store could not write the sample observations"
 
         def raw(conn: sqlite3.Connection) -> None:
             # States and links newer than this monitor version, as a newer one would write.
