@@ -149,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+    dash = sub.add_parser(
+        "dash",
+        help="the operators' dashboard on a running monitor's database",
+        description="Show the dashboard for a monitor started with `thongsuot run`, reading its "
+        "database read-only and refreshing every second. Acknowledgements are stored there.",
+    )
+    _inventory_argument(dash)
+    dash.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help="SQLite database (default: %(default)s)"
+    )
+    dash.set_defaults(func=cmd_dash)
+
     demo = sub.add_parser(
         "demo",
         help="run the monitor on a simulated province on this machine",
@@ -166,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-faults", action="store_true", help="do not inject faults")
     demo.add_argument(
         "--db", type=Path, help="SQLite database (default: a temporary file, removed at exit)"
+    )
+    demo.add_argument(
+        "--no-dash",
+        action="store_true",
+        help="print state changes instead of opening the dashboard (the default off a terminal)",
     )
     demo.add_argument(
         "--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)"
@@ -413,7 +430,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         db=args.db,
         duration=args.duration,
         color=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
+        dashboard=not args.no_dash and sys.stdin.isatty() and sys.stdout.isatty(),
     )
+
+
+def cmd_dash(args: argparse.Namespace) -> int:
+    from tui.app import run_dash
+
+    return run_dash(sites.load(args.file), args.db)
 
 
 def _zone(inventory: sites.Inventory) -> ZoneInfo:

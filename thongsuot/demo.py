@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,8 +23,6 @@ from monitor.store import Store
 from sim import FaultEvent, SimulatedProvince
 from sites.inventory import Inventory
 from sites.spec import CheckSpec
-
-Say = Callable[[str], None]
 
 
 def select(inventory: Inventory, sites: int) -> list[CheckSpec]:
@@ -54,33 +54,53 @@ def run(
     db: Path | None,
     duration: float | None,
     color: bool,
+    dashboard: bool,
 ) -> int:
-    """Run the demo, printing state changes and faults as they happen, until Ctrl-C."""
+    """Run the demo until Ctrl-C (or ``duration``): with the dashboard, or printing lines."""
+    specs = select(inventory, sites)
     with database(db) as path:
-        return asyncio.run(
-            _run(
-                inventory,
-                sites=sites,
-                seed=seed,
-                faults=faults,
-                db=path,
-                duration=duration,
-                color=color,
-                say=print,
+        if dashboard:
+            return _with_dashboard(
+                inventory, specs, seed=seed, faults=faults, db=path, duration=duration
             )
-        )
+        console = Console(inventory.checks, inventory.province.timezone, color=color)
+        return asyncio.run(
+            _printing(inventory, specs, console, seed=seed, faults=faults, db=path,
+                      duration=duration, sites=sites)
+        )  # fmt: skip
 
 
-async def _run(
-    inventory: Inventory,
+async def _province(
+    specs: list[CheckSpec],
     *,
-    sites: int,
+    seed: int,
+    faults: bool,
+    db: Path,
+    stop: asyncio.Event,
+    on_fault: Callable[[FaultEvent], None] | None = None,
+    on_start: Callable[[SimulatedProvince, Monitor, Store], None],
+) -> None:
+    """The simulated province and the monitor watching it, until ``stop`` is set."""
+    async with SimulatedProvince(specs, seed=seed, faults=faults, on_fault=on_fault) as sim:
+        store = Store(db)
+        try:
+            monitor = Monitor(sim.specs, store)
+            on_start(sim, monitor, store)
+            await monitor.run(stop)
+        finally:
+            await asyncio.to_thread(store.close)
+
+
+async def _printing(
+    inventory: Inventory,
+    specs: list[CheckSpec],
+    console: Console,
+    *,
     seed: int,
     faults: bool,
     db: Path,
     duration: float | None,
-    color: bool,
-    say: Say,
+    sites: int,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -89,29 +109,91 @@ async def _run(
     if duration is not None:
         loop.call_later(duration, stop.set)
 
-    specs = select(inventory, sites)
-    console = Console(inventory.checks, inventory.province.timezone, color=color)
-
     def on_fault(event: FaultEvent) -> None:
         verdict = "REPAIR" if event.action == "repaired" else "FAULT"
-        say(console.line(event.at.timestamp(), verdict, event.fault.describe(), _affects(event)))
+        print(console.line(event.at.timestamp(), verdict, event.fault.describe(), _affects(event)))
 
     def on_event(event: Event) -> None:
         line = console.describe(event)
         if line is not None:
-            say(line)
+            print(line, flush=True)
 
-    async with SimulatedProvince(specs, seed=seed, faults=faults, on_fault=on_fault) as sim:
-        say(_banner(inventory, sim, sites, db, faults))
-        store = Store(db)
-        monitor = Monitor(sim.specs, store)
+    def on_start(sim: SimulatedProvince, monitor: Monitor, store: Store) -> None:
         monitor.subscribe(on_event)
-        try:
-            await monitor.run(stop)
-        finally:
-            await asyncio.to_thread(store.close)
-    say("stopped.")
+        print(_banner(inventory, sim, sites, db, faults), flush=True)
+
+    await _province(
+        specs, seed=seed, faults=faults, db=db, stop=stop, on_fault=on_fault, on_start=on_start
+    )
+    print("stopped.")
     return 0
+
+
+def _with_dashboard(
+    inventory: Inventory,
+    specs: list[CheckSpec],
+    *,
+    seed: int,
+    faults: bool,
+    db: Path,
+    duration: float | None,
+) -> int:
+    """The province and monitor on a loop in a thread; the dashboard on the main thread."""
+    from tui.app import DashboardApp
+    from tui.sources import LiveSource
+
+    started = threading.Event()
+    parts: list[tuple[Monitor, Store]] = []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def on_start(_: SimulatedProvince, monitor: Monitor, store: Store) -> None:
+        parts.append((monitor, store))
+        started.set()
+
+    def province() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(
+                _province(specs, seed=seed, faults=faults, db=db, stop=stop, on_start=on_start)
+            )
+        finally:
+            started.set()
+            loop.close()
+
+    thread = threading.Thread(target=province, name="province", daemon=True)
+    with _logging_to(db.with_suffix(".log")):
+        thread.start()
+        started.wait()
+        if not parts:
+            thread.join()
+            print(f"the simulated province did not start; see {db.with_suffix('.log')}")
+            return 1
+        monitor, store = parts[0]
+        app = DashboardApp(LiveSource(monitor, store, inventory), inventory)
+        if duration is not None:
+            threading.Timer(duration, lambda: app.call_from_thread(app.exit)).start()
+        try:
+            app.run()
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            thread.join()
+    return 0
+
+
+@contextlib.contextmanager
+def _logging_to(path: Path) -> Iterator[None]:
+    """Send log records to a file while the dashboard owns the terminal."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+        handler.close()
 
 
 def _affects(event: FaultEvent) -> str:

@@ -389,7 +389,6 @@ class LiveSource(_DbBacked):
     def _live_checks(self) -> dict[str, CheckRow]:
         out: dict[str, CheckRow] = {}
         for key, snap in self.monitor.snapshot().items():
-            root = getattr(snap, "root_cause", None)
             out[key] = CheckRow(
                 key,
                 _state_text(snap.state),
@@ -397,7 +396,7 @@ class LiveSource(_DbBacked):
                 snap.last_ts,
                 snap.last_reason,
                 snap.last_latency_ms,
-                root if isinstance(root, str) else None,
+                snap.blamed_on,
             )
         return out
 
