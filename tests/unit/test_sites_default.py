@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import unicodedata
 from pathlib import Path
 
@@ -174,12 +173,3 @@ def test_generate_check_mode(tmp_path: Path) -> None:
     assert (
         sites.load(out, environ={}).checks.keys() == sites.load(DEFAULT, environ={}).checks.keys()
     )
-
-
-def test_load_is_fast() -> None:
-    """CPU time, so that other processes on the machine do not make it flaky."""
-    start = time.process_time()
-    inv = sites.load(DEFAULT, environ={})
-    elapsed = time.process_time() - start
-    assert len(inv.checks) > 700
-    assert elapsed < 1.0, f"loading took {elapsed:.2f} s of CPU"
