@@ -17,7 +17,16 @@ from collections.abc import Sequence
 
 from bench import Row, render, skipped
 
-BENCHMARKS = ("icmp", "http", "snmp", "schedule", "store", "monitor", "availability")
+BENCHMARKS = (
+    "icmp",
+    "http",
+    "snmp",
+    "schedule",
+    "store",
+    "monitor",
+    "availability",
+    "inventory",
+)
 """Every benchmark module under ``bench``, in the order they run."""
 
 

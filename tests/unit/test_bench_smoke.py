@@ -102,3 +102,15 @@ def test_http_smoke_every_check_succeeds() -> None:
     for row in rows:
         assert row.ours is not None, row.note
         assert row.peer is not None, row.note
+
+
+def test_availability_smoke() -> None:
+    from bench import availability
+
+    _check(availability.run(_args("availability", "--sites", "5", "--days", "14")))
+
+
+def test_inventory_smoke() -> None:
+    from bench import inventory
+
+    _check(inventory.run(_args("inventory", "--repeat", "1")))
