@@ -18,11 +18,12 @@ Verdicts, per check and for the plan (its worst check):
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.availability import History
+from monitor.intervals import IntervalSet, total
 from monitor.intervals import covered as covered_seconds
-from monitor.intervals import total
 from monitor.store import OutageRow
 from sites.inventory import Inventory
 from sites.models import Cutover
@@ -114,18 +115,41 @@ def cutover_status(
     """The status of plan ``plan_id``; ``history`` must span the plan's window."""
     plan = inventory.cutovers[plan_id]
     start, end = plan.window.start.timestamp(), plan.window.end.timestamp()
-    checks = inventory.cutover_checks.get(plan_id, ())
     elapsed_end = min(end, now)
     covered = history.covered_between(start, elapsed_end) if elapsed_end > start else []
+    return evaluate(
+        plan,
+        inventory.cutover_checks.get(plan_id, ()),
+        {key: spec.name for key, spec in inventory.checks.items()},
+        history.outages,
+        covered,
+        now,
+        at_risk=at_risk,
+    )
+
+
+def evaluate(
+    plan: Cutover,
+    checks: Sequence[str],
+    names: Mapping[str, str],
+    outages: Mapping[str, Sequence[OutageRow]],
+    covered: IntervalSet,
+    now: float,
+    *,
+    at_risk: float = 0.8,
+) -> CutoverStatus:
+    """Judge ``plan`` from its checks' outages and the time the monitor was running
+    (``covered``, clipped to the elapsed window). Pure: the dashboard and the reports
+    both come here."""
+    start, end = plan.window.start.timestamp(), plan.window.end.timestamp()
+    elapsed_end = min(end, now)
     ends = [e for _, e in covered]
     interruptions: list[Interruption] = []
     budgets: list[CheckBudget] = []
     for check in checks:
-        spec = inventory.checks.get(check)
-        name = spec.name if spec is not None else check
+        name = names.get(check, check)
         used, count, ongoing = 0.0, 0, False
-        rows: list[OutageRow] = history.outages.get(check, [])
-        for o in rows:
+        for o in outages.get(check, ()):
             stop = o.end_ts if o.end_ts is not None else elapsed_end
             if stop <= start or o.start_ts >= elapsed_end:
                 continue

@@ -11,10 +11,11 @@ database) is shown as it is instead of breaking the screen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from monitor.cutover import CutoverStatus
 from sites import Inventory
 
 Value = float | int | str | bool | None
@@ -93,7 +94,10 @@ class CutoverUsage:
     worst_check: str | None
     total_s: float
     verdict: str
-    """``pending`` (window not started), ``holding``, ``breached``, or ``met`` (ended)."""
+    """A :class:`monitor.cutover.Verdict` value: ``NOT STARTED``, ``OK``, ``UNKNOWN``,
+    ``AT RISK`` or ``VIOLATED``."""
+    unmonitored_s: float = 0.0
+    """Seconds of the elapsed window the monitor was not running: never assumed fine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,58 +161,24 @@ class DashboardSource(Protocol):
         ...
 
 
-def cutover_usage(
-    cutover_id: str,
-    inventory: Inventory,
-    outages: Iterable[tuple[str, float, float | None]],
-    now: float,
-) -> CutoverUsage:
-    """Measure one cutover plan against its budget from ``(check, start, end)`` outages.
-
-    Counts the overlap of each outage with the window (open outages up to ``now``), per
-    check. This is the dashboard's stop-gap until ``monitor/cutover.py`` provides the
-    shared query the reports use; switch to it then (DESIGN principle 7).
-    """
-    plan = inventory.cutovers[cutover_id]
-    start = plan.window.start.timestamp()
-    end = plan.window.end.timestamp()
-    members = frozenset(inventory.cutover_checks.get(cutover_id, ()))
-    horizon = min(end, now)
-    used: dict[str, float] = {}
-    interruptions = 0
-    for check, o_start, o_end in outages:
-        if check not in members:
-            continue
-        lo = max(o_start, start)
-        hi = min(horizon if o_end is None else o_end, horizon)
-        if o_start >= horizon or (o_end is not None and o_end <= start):
-            continue
-        interruptions += 1
-        used[check] = used.get(check, 0.0) + max(0.0, hi - lo)
-    worst_check = max(used, key=lambda k: used[k]) if used else None
-    worst = used[worst_check] if worst_check is not None else 0.0
-    breached = interruptions > 0 if plan.budget == 0 else worst > plan.budget
-    if now < start:
-        verdict = "pending"
-    elif breached:
-        verdict = "breached"
-    elif now >= end:
-        verdict = "met"
-    else:
-        verdict = "holding"
+def usage_of(status: CutoverStatus) -> CutoverUsage:
+    """The dashboard's line for a plan, from the verdict the reports give
+    (:func:`monitor.cutover.evaluate`: one computation for both, DESIGN principle 7)."""
+    worst = status.budgets[0] if status.budgets else None
     return CutoverUsage(
-        id=plan.id,
-        name=plan.name,
-        start=start,
-        end=end,
-        budget_s=plan.budget,
-        checks=len(members),
-        interruptions=interruptions,
-        checks_hit=len(used),
-        worst_s=worst,
-        worst_check=worst_check,
-        total_s=sum(used.values()),
-        verdict=verdict,
+        id=status.plan.id,
+        name=status.plan.name,
+        start=status.start,
+        end=status.end,
+        budget_s=status.plan.budget,
+        checks=status.checks,
+        interruptions=len(status.interruptions),
+        checks_hit=len(status.budgets),
+        worst_s=status.used_max,
+        worst_check=worst.check if worst is not None else None,
+        total_s=status.used_total,
+        verdict=status.verdict.value,
+        unmonitored_s=status.unmonitored,
     )
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitor.cutover import Verdict
 from sites import CheckSpec, Inventory
 from tui.board import Board, CheckRow, OutageItem
 from tui.i18n import Lang, state_label, t
@@ -560,10 +561,11 @@ def cutover_columns(lang: Lang) -> list[Column]:
 
 
 _VERDICT_STYLE = {
-    "pending": "grey62",
-    "holding": "green",
-    "breached": "bold white on red3",
-    "met": "bold green",
+    Verdict.NOT_STARTED: "grey62",
+    Verdict.OK: "bold green",
+    Verdict.UNKNOWN: "italic yellow",
+    Verdict.AT_RISK: "bold black on yellow",
+    Verdict.VIOLATED: "bold white on red3",
 }
 
 
@@ -587,7 +589,7 @@ def cutover_rows(board: Board, index: Index, view: View) -> list[Row]:
                     ),
                     (fmt_duration(u.worst_s, lang), "bold red" if over else "green"),
                     (
-                        t(f"verdict.{u.verdict}", lang),
+                        t("verdict." + u.verdict.lower().replace(" ", "_"), lang),
                         _VERDICT_STYLE.get(u.verdict, "italic"),
                     ),
                 ),

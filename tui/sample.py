@@ -21,16 +21,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitor.cutover import evaluate
+from monitor.store import OutageRow
 from sites import CheckSpec, Inventory
 from tui.board import (
     Ack,
     Board,
     CheckDetail,
     CheckRow,
+    CutoverUsage,
     EventItem,
     ObservationItem,
     OutageItem,
-    cutover_usage,
+    usage_of,
 )
 
 SAMPLE_NOW = datetime(2025, 7, 5, 10, 0, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
@@ -142,7 +145,7 @@ def sample_board(inventory: Inventory, now: float = SAMPLE_NOW, acks: Sequence[A
         checks=checks,
         outages=tuple(outages),
         events=tuple(events),
-        cutovers=tuple(cutover_usage(c, inventory, history, now) for c in inventory.cutovers),
+        cutovers=_cutovers(inventory, history, now),
         acks={(a.check, a.outage_start_ts): a for a in acks},
         source="sample",
     )
@@ -217,3 +220,20 @@ def scaled_inventory(inventory: Inventory, n_checks: int) -> Inventory:
         checks[copy_id] = dataclasses.replace(base, id=copy_id, role=f"{base.role}-x")
         i += 1
     return dataclasses.replace(inventory, checks=checks)
+
+
+def _cutovers(
+    inventory: Inventory, history: Sequence[tuple[str, float, float | None]], now: float
+) -> tuple[CutoverUsage, ...]:
+    """Every plan judged by the reports' own rule, the monitor having run all along."""
+    outages: dict[str, list[OutageRow]] = {}
+    for n, (check, start, end) in enumerate(history):
+        outages.setdefault(check, []).append(OutageRow(n, check, start, start, end, "", None))
+    names = {key: spec.name for key, spec in inventory.checks.items()}
+    usages = []
+    for plan_id, plan in inventory.cutovers.items():
+        start, end = plan.window.start.timestamp(), plan.window.end.timestamp()
+        covered = [(start, min(end, now))] if now > start else []
+        checks = inventory.cutover_checks.get(plan_id, ())
+        usages.append(usage_of(evaluate(plan, checks, names, outages, covered, now)))
+    return tuple(usages)

@@ -24,6 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitor.cutover import evaluate
+from monitor.intervals import IntervalSet, clip, normalize
+from monitor.store import OutageRow
 from sites import Inventory
 from tui.board import (
     Ack,
@@ -34,9 +37,9 @@ from tui.board import (
     EventItem,
     ObservationItem,
     OutageItem,
-    cutover_usage,
     cutover_window,
     freeze_values,
+    usage_of,
 )
 
 if TYPE_CHECKING:
@@ -190,21 +193,39 @@ class DbReader:
     def cutovers(
         self, conn: sqlite3.Connection, inventory: Inventory, now: float
     ) -> tuple[CutoverUsage, ...]:
-        """Every cutover plan's usage so far (see :func:`tui.board.cutover_usage`)."""
+        """Every cutover plan judged by :func:`monitor.cutover.evaluate`, the rule the
+        ``cutover`` report uses, on this snapshot's consistent view of the database."""
         span = cutover_window(inventory)
         if span is None:
             return ()
         start, end = span
         horizon = min(end, now)
-        outages: list[tuple[str, float, float | None]] = []
+        outages: dict[str, list[OutageRow]] = {}
+        runs: IntervalSet = []
         if horizon > start:
-            outages = conn.execute(
-                "SELECT c.key, o.start_ts, o.end_ts FROM outages o "
+            for row in conn.execute(
+                "SELECT o.id, c.key, o.start_ts, o.confirmed_ts, o.end_ts, o.reason, "
+                "o.root_cause, o.unreachable, o.blamed_on FROM outages o "
                 "JOIN checks c ON c.id = o.check_id "
                 "WHERE o.start_ts < ? AND (o.end_ts IS NULL OR o.end_ts > ?)",
                 (horizon, start),
-            ).fetchall()
-        return tuple(cutover_usage(cid, inventory, outages, now) for cid in inventory.cutovers)
+            ):
+                outage = OutageRow(*row[:6], row[6], bool(row[7]), row[8])
+                outages.setdefault(outage.check, []).append(outage)
+            runs = normalize(
+                (started, stopped if stopped is not None else min(heartbeat, now))
+                for started, heartbeat, stopped in conn.execute(
+                    "SELECT started, heartbeat, stopped FROM monitor_runs"
+                )
+            )
+        names = {key: spec.name for key, spec in inventory.checks.items()}
+        usages = []
+        for plan_id, plan in inventory.cutovers.items():
+            p_start, p_end = plan.window.start.timestamp(), plan.window.end.timestamp()
+            covered = clip(runs, p_start, min(p_end, now))
+            checks = inventory.cutover_checks.get(plan_id, ())
+            usages.append(usage_of(evaluate(plan, checks, names, outages, covered, now)))
+        return tuple(usages)
 
     def acks(
         self, conn: sqlite3.Connection, outages: Sequence[OutageItem]

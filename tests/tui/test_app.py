@@ -78,7 +78,7 @@ async def test_tabs_by_number_and_mouse(source: SampleSource, inventory: Invento
         await pilot.pause(0.05)
         assert tabs.active == "tab-cutover"
         verdicts = [plain_cells(app, "cutovers", c)[-1] for c in inventory.cutovers]
-        assert verdicts == ["VI PHẠM", "VI PHẠM", "VI PHẠM", "đang giữ", "chưa bắt đầu"]
+        assert verdicts == ["VI PHẠM", "VI PHẠM", "VI PHẠM", "đạt", "chưa bắt đầu"]
 
 
 async def test_filters_cycle_and_escape_resets(source: SampleSource, inventory: Inventory) -> None:

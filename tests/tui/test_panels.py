@@ -6,8 +6,10 @@ import dataclasses
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitor.cutover import evaluate
+from monitor.store import OutageRow
 from sites import Inventory
-from tui.board import Board, CheckRow, OutageItem, cutover_usage
+from tui.board import Board, CheckRow, CutoverUsage, OutageItem, usage_of
 from tui.i18n import known, state_label
 from tui.panels import (
     MATRIX_ROLES,
@@ -136,24 +138,35 @@ def test_durations_tick_with_the_board_clock(inventory: Inventory) -> None:
     assert a[0][1][0] == b[0][1][0]
 
 
-def test_cutover_usage_counts_overlap_with_window(inventory: Inventory) -> None:
+def _judge(
+    inventory: Inventory, plan_id: str, outages: list[tuple[str, float, float | None]], now: float
+) -> CutoverUsage:
+    plan = inventory.cutovers[plan_id]
+    rows: dict[str, list[OutageRow]] = {}
+    for n, (check, start, end) in enumerate(outages):
+        rows.setdefault(check, []).append(OutageRow(n, check, start, start, end, "", None))
+    start, end = plan.window.start.timestamp(), plan.window.end.timestamp()
+    covered = [(start, min(end, now))] if now > start else []
+    checks = inventory.cutover_checks[plan_id]
+    return usage_of(evaluate(plan, checks, {}, rows, covered, now))  # fmt: skip
+
+
+def test_cutover_line_counts_overlap_with_window(inventory: Inventory) -> None:
     plan = inventory.cutovers["sap-nhap-2025-07-01"]
     start = plan.window.start.timestamp()
     member = inventory.cutover_checks[plan.id][0]
     outsider = "no-such.check"
     now = start + 86400
-    usage = cutover_usage(plan.id, inventory, [], now)
-    assert (usage.verdict, usage.interruptions, usage.worst_s) == ("holding", 0, 0.0)
+    usage = _judge(inventory, plan.id, [], now)
+    assert (usage.verdict, usage.interruptions, usage.worst_s) == ("OK", 0, 0.0)
     # Began before the window: only the part inside counts; open ones run to now.
     outages = [(member, start - 100, start + 50), (member, now - 10, None), (outsider, start, None)]
-    usage = cutover_usage(plan.id, inventory, outages, now)
+    usage = _judge(inventory, plan.id, outages, now)
     assert usage.interruptions == 2
     assert usage.worst_s == 60.0
     assert usage.worst_check == member
-    assert usage.verdict == "breached"
-    assert cutover_usage(plan.id, inventory, outages, start - 1).verdict == "pending"
-    after = plan.window.end.timestamp() + 1
-    assert cutover_usage(plan.id, inventory, [], after).verdict == "met"
+    assert usage.verdict == "VIOLATED"
+    assert _judge(inventory, plan.id, outages, start - 1).verdict == "NOT STARTED"
 
 
 def test_cutover_with_a_budget(inventory: Inventory) -> None:
@@ -167,10 +180,12 @@ def test_cutover_with_a_budget(inventory: Inventory) -> None:
     )
     start = plan.window.start.timestamp()
     member = inventory.cutover_checks[plan.id][0]
-    within = cutover_usage(plan.id, budgeted, [(member, start + 10, start + 100)], start + 999)
-    assert within.verdict == "holding"
-    over = cutover_usage(plan.id, budgeted, [(member, start + 10, start + 200)], start + 999)
-    assert over.verdict == "breached"
+    within = _judge(budgeted, plan.id, [(member, start + 10, start + 50)], start + 999)
+    assert within.verdict == "OK"
+    nearly = _judge(budgeted, plan.id, [(member, start + 10, start + 110)], start + 999)
+    assert nearly.verdict == "AT RISK"
+    over = _judge(budgeted, plan.id, [(member, start + 10, start + 200)], start + 999)
+    assert over.verdict == "VIOLATED"
 
 
 def test_inventory_search_without_diacritics(inventory: Inventory) -> None:

@@ -47,7 +47,7 @@ def test_db_source_reads_the_board(db: Path, inventory: Inventory) -> None:
     children = [o for o in board.outages if o.root_cause == wan.id]
     assert sorted(o.check for o in children) == sorted(sc.behind_wan)
     assert [e.new for e in board.events] == [e.new for e in sample.events]
-    assert [c.verdict for c in board.cutovers][:3] == ["breached"] * 3
+    assert [c.verdict for c in board.cutovers][:3] == ["VIOLATED"] * 3
 
 
 def test_db_detail_keeps_device_text(db: Path, inventory: Inventory) -> None:
