@@ -560,7 +560,7 @@ def cutover_columns(lang: Lang) -> list[Column]:
     ]
 
 
-_VERDICT_STYLE = {
+_VERDICT_STYLE: dict[str, str] = {
     Verdict.NOT_STARTED: "grey62",
     Verdict.OK: "bold green",
     Verdict.UNKNOWN: "italic yellow",

@@ -210,7 +210,11 @@ class DbReader:
                 "WHERE o.start_ts < ? AND (o.end_ts IS NULL OR o.end_ts > ?)",
                 (horizon, start),
             ):
-                outage = OutageRow(*row[:6], row[6], bool(row[7]), row[8])
+                oid, key, o_start, confirmed, o_end, reason, root, unreachable, blamed = row
+                outage = OutageRow(
+                    oid, key, o_start, confirmed, o_end, reason or "", root, bool(unreachable),
+                    blamed,
+                )  # fmt: skip
                 outages.setdefault(outage.check, []).append(outage)
             runs = normalize(
                 (started, stopped if stopped is not None else min(heartbeat, now))
