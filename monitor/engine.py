@@ -29,6 +29,7 @@ import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,22 @@ class _Check:
         self.children: list[_Check] = []
 
 
+class _Lane:
+    """One kind's concurrency limit: a counter and the due checks waiting for a slot.
+
+    Not an ``asyncio.Semaphore``: a waiting check costs no task or future here (it is
+    queued as data and its task starts when a slot frees), and a burst of thousands of
+    due checks does not make every release walk the waiters (Python 3.11).
+    """
+
+    __slots__ = ("limit", "active", "ready")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.active = 0
+        self.ready: deque[tuple[_Check, float]] = deque()
+
+
 class Monitor:
     """Runs checks on schedule until stopped.
 
@@ -194,7 +211,7 @@ class Monitor:
         self._probes: dict[str, Probe[Any]] = {}
         self._setup_failed: dict[str, tuple[float, str]] = {}
         self._start_locks: dict[str, asyncio.Lock] = {}
-        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._lanes: dict[str, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wheel: TimingWheel[tuple[str, int]] | None = None
         self._stopping = False
@@ -319,15 +336,37 @@ class Monitor:
             return
         loop = asyncio.get_running_loop()
         fired = loop.time()
+        checks = self._checks
+        lanes = self._lanes
         for key, gen in keys:
-            c = self._checks[key]
+            c = checks[key]
             if c.running or gen != c.gen:
                 continue
             c.running = True
             self.fires += 1
-            task = loop.create_task(self._run_check(c, fired))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            kind = c.spec.kind
+            lane = lanes.get(kind)
+            if lane is None:
+                lane = lanes[kind] = _Lane(self._registry[kind].concurrency)
+            if lane.active < lane.limit:
+                lane.active += 1
+                self._start(loop, c, fired, lane)
+            else:
+                lane.ready.append((c, fired))
+
+    def _start(self, loop: asyncio.AbstractEventLoop, c: _Check, fired: float, lane: _Lane) -> None:
+        """Run ``c`` in a slot of ``lane`` (already counted in ``lane.active``)."""
+        task = loop.create_task(self._run_check(c, fired, lane))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _release(self, lane: _Lane) -> None:
+        """A slot of ``lane`` is free: hand it to the longest-waiting due check."""
+        if lane.ready and not self._stopping:
+            c, fired = lane.ready.popleft()
+            self._start(asyncio.get_running_loop(), c, fired, lane)
+        else:
+            lane.active -= 1
 
     async def _probe(self, kind: str) -> Probe[Any]:
         probe = self._probes.get(kind)
@@ -351,7 +390,7 @@ class Monitor:
             self._probes[kind] = probe
             return probe
 
-    async def _run_check(self, c: _Check, fired: float) -> None:
+    async def _run_check(self, c: _Check, fired: float, lane: _Lane) -> None:
         cancelled = False
         try:
             await self._check_once(c)
@@ -362,6 +401,7 @@ class Monitor:
             log.exception("internal error while running check %s", c.spec.id)
         finally:
             c.running = False
+            self._release(lane)
             if not cancelled and not self._stopping and self._wheel is not None:
                 loop = asyncio.get_running_loop()
                 due = fired + jittered(self._period(c), self.jitter, self._rng)
@@ -414,38 +454,34 @@ class Monitor:
     async def _check_once(self, c: _Check) -> None:
         spec = c.spec
         kind = spec.kind
-        sem = self._sems.get(kind)
-        if sem is None:
-            sem = self._sems[kind] = asyncio.Semaphore(self._registry[kind].concurrency)
         latency: float | None = None
         values: Mapping[str, Value] | None = None
-        async with sem:
-            ts = self._clock()
-            cm: asyncio.Timeout | None = None
-            limit = spec.options.timeout
-            try:
-                probe = await self._probe(kind)
-                limit = probe.deadline(spec.options)
-                cm = asyncio.timeout(limit + self.deadline_slack)
-                async with cm:
-                    obs: Observation = await probe.check(spec.options)
-            except ProbeSetupError as exc:
-                outcome, reason = Outcome.ERROR, safe_text(str(exc), 300)
-            except Exception as exc:
-                if isinstance(exc, TimeoutError) and cm is not None and cm.expired():
-                    outcome = Outcome.DOWN
-                    reason = f"no result within {format_seconds(limit)} (deadline)"
-                else:
-                    outcome = Outcome.ERROR
-                    reason = safe_text(f"probe error: {type(exc).__name__}: {exc}", 300)
-                    if c.error != reason:
-                        log.error("%s: %s", spec.id, reason, exc_info=exc)
-                        c.error = reason
+        ts = self._clock()
+        cm: asyncio.Timeout | None = None
+        limit = spec.options.timeout
+        try:
+            probe = self._probes.get(kind) or await self._probe(kind)
+            limit = probe.deadline(spec.options)
+            cm = asyncio.timeout(limit + self.deadline_slack)
+            async with cm:
+                obs: Observation = await probe.check(spec.options)
+        except ProbeSetupError as exc:
+            outcome, reason = Outcome.ERROR, safe_text(str(exc), 300)
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and cm is not None and cm.expired():
+                outcome = Outcome.DOWN
+                reason = f"no result within {format_seconds(limit)} (deadline)"
             else:
-                outcome = Outcome.of(obs.status)
-                reason = safe_text(obs.reason) if obs.reason else ""
-                latency = obs.latency_ms
-                values = obs.values
+                outcome = Outcome.ERROR
+                reason = safe_text(f"probe error: {type(exc).__name__}: {exc}", 300)
+                if c.error != reason:
+                    log.error("%s: %s", spec.id, reason, exc_info=exc)
+                    c.error = reason
+        else:
+            outcome = Outcome.of(obs.status)
+            reason = safe_text(obs.reason) if obs.reason else ""
+            latency = obs.latency_ms
+            values = obs.values
         if outcome is Outcome.ERROR:
             if c.error != reason:
                 log.error("%s: %s", spec.id, reason)
@@ -496,7 +532,7 @@ class Monitor:
                     log.exception("alert subscriber failed on %r", event)
 
     def _publish(self, c: _Check) -> None:
-        m = c.machine.snapshot()
+        m = c.machine.view
         window = self._in_maintenance.get(c.spec.id)
         state = m.state
         if window is not None:

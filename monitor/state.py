@@ -40,6 +40,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 from typing import Any
 
 from probes.base import Status
@@ -253,7 +254,7 @@ class MachineState:
     def to_json(self) -> str:
         """Serialise for the store."""
         # Not dataclasses.asdict: it deep-copies, and the store calls this per batch per check.
-        return _ENCODER.encode({name: getattr(self, name) for name in _STATE_FIELDS})
+        return _ENCODER.encode(dict(zip(_STATE_FIELDS, _GET_FIELDS(self), strict=True)))
 
     @classmethod
     def from_json(cls, text: str) -> MachineState:
@@ -269,6 +270,7 @@ class MachineState:
 
 
 _STATE_FIELDS = tuple(f.name for f in fields(MachineState))
+_GET_FIELDS = attrgetter(*_STATE_FIELDS)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, ensure_ascii=False)
 
 
@@ -327,7 +329,13 @@ class CheckMachine:
 
     def snapshot(self) -> MachineState:
         """A copy of the full state, for storage; feed it back to restore."""
-        return replace(self._s)
+        # Positional construction: dataclasses.replace costs ~7x more, per observation.
+        return MachineState(*_GET_FIELDS(self._s))
+
+    @property
+    def view(self) -> MachineState:
+        """The live state, not a copy: read it on the machine's own thread, never change it."""
+        return self._s
 
     def observe(
         self, ts: float, outcome: Outcome, reason: str = "", *, blocker: Blocker | None = None

@@ -255,12 +255,30 @@ _EXPIRED = _Reply(math.inf)
 """What a request's future resolves to when no answer came before its deadline."""
 
 
-def _literal(host: str) -> tuple[int, tuple[str, int] | tuple[str, int, int, int]] | None:
+_Found = tuple[int, tuple[str, int] | tuple[str, int, int, int]]
+_LITERALS: dict[str, _Found | None] = {}
+_MAX_LITERALS = 100_000
+
+
+def _literal(host: str) -> _Found | None:
     """(family, sockaddr) for an IP address literal, None for anything else.
 
     The address is written as the kernel writes reply sources (``inet_ntop``), so the
-    request key and the reply key agree.
+    request key and the reply key agree. Kept per host: a sweep asks for the same
+    addresses every interval.
     """
+    try:
+        return _LITERALS[host]
+    except KeyError:
+        pass
+    found = _parse_literal(host)
+    if len(_LITERALS) >= _MAX_LITERALS:
+        _LITERALS.clear()
+    _LITERALS[host] = found
+    return found
+
+
+def _parse_literal(host: str) -> _Found | None:
     if "%" in host:
         return None
     try:

@@ -100,6 +100,11 @@ MAX_BULK_REQUESTS = 200
 """A walk stops after this many GETBULKs, so a looping agent cannot hold a check."""
 MAX_IF_ROWS = 10_000
 MAX_CACHED_OIDS = 50_000
+_CONTEXT = ContextData()
+MAX_CACHED_TARGETS = 10_000
+"""Transport targets and credentials kept (one per distinct agent and settings)."""
+TARGET_TTL_S = 60.0
+"""How long a host name's resolved transport target is reused."""
 SYS_DESCR_LIMIT = 255
 SYS_NAME_LIMIT = 100
 TICKS_WRAP = 2**32
@@ -241,6 +246,8 @@ class SnmpProbe(Probe[SnmpOptions]):
         self._agents: dict[tuple[str, int], _AgentState] = {}
         self._v3_users: dict[str, _V3Use] = {}
         self._object_types: dict[Oid, ObjectType] = {}
+        self._targets: dict[tuple[str, int, float, int], tuple[Any, float]] = {}
+        self._auths: dict[tuple[Any, ...], CommunityData | UsmUserData] = {}
 
     def _object_type(self, oid: Oid) -> ObjectType:
         """The request varbind for ``oid``, built once.
@@ -462,7 +469,7 @@ class SnmpProbe(Probe[SnmpOptions]):
                 engine,
                 self._auth(options),
                 target,
-                ContextData(),
+                _CONTEXT,
                 *(self._object_type(oid) for oid in oids),
                 lookupMib=False,
             )
@@ -488,7 +495,7 @@ class SnmpProbe(Probe[SnmpOptions]):
                     engine,
                     self._auth(options),
                     target,
-                    ContextData(),
+                    _CONTEXT,
                     0,
                     MAX_REPETITIONS,
                     *(self._object_type(oid) for oid in request),
@@ -555,22 +562,56 @@ class SnmpProbe(Probe[SnmpOptions]):
         return f"SNMP error: {safe_text(indication, 120)}"
 
     async def _target(self, options: SnmpOptions) -> Any:
+        """The transport target, built once per (host, port, timeout, retries).
+
+        ``create()`` resolves the host in a worker thread (``getaddrinfo``) on every call,
+        which cost more than the SNMP exchange itself. An address literal is kept until
+        the cache fills; a name is resolved again after ``TARGET_TTL_S`` seconds.
+        """
         per_try = options.timeout / (options.retries + 1)
+        key = (options.host, options.port, per_try, options.retries)
+        now = time.monotonic()
+        cached = self._targets.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         try:
             literal = ipaddress.ip_address(options.host)
         except ValueError:
             literal = None
         kind = Udp6TransportTarget if literal and literal.version == 6 else UdpTransportTarget
         try:
-            return await kind.create(
+            target = await kind.create(
                 (options.host, options.port), timeout=per_try, retries=options.retries
             )
         except PySnmpError as exc:
             reason = f"cannot resolve {safe_text(options.host, 80)}"
             raise _SnmpFailure(Observation.down(reason)) from exc
+        if len(self._targets) >= MAX_CACHED_TARGETS:
+            self._targets.clear()
+        expires = float("inf") if literal is not None else now + TARGET_TTL_S
+        self._targets[key] = (target, expires)
+        return target
+
+    def _auth(self, options: SnmpOptions) -> CommunityData | UsmUserData:
+        """The credentials object, built once per distinct credentials."""
+        key = (
+            options.version,
+            options.community,
+            options.user,
+            options.auth_key,
+            options.priv_key,
+            options.auth_protocol,
+            options.priv_protocol,
+        )
+        found = self._auths.get(key)
+        if found is None:
+            if len(self._auths) >= MAX_CACHED_TARGETS:
+                self._auths.clear()
+            found = self._auths[key] = self._make_auth(options)
+        return found
 
     @staticmethod
-    def _auth(options: SnmpOptions) -> CommunityData | UsmUserData:
+    def _make_auth(options: SnmpOptions) -> CommunityData | UsmUserData:
         if options.version == "2c":
             return CommunityData(options.community, mpModel=1)
         return UsmUserData(

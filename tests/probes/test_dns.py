@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.flags
 import dns.message
 import dns.rrset
 import pytest
@@ -195,3 +196,55 @@ def test_invalid_options(bad: dict[str, object]) -> None:
 def test_options_are_normalised() -> None:
     options = DnsOptions(server="::1", name="x.test", type="mx", expect_rcode="nxdomain")
     assert (options.type, options.expect_rcode) == ("MX", "NXDOMAIN")
+
+
+def _a_answer(data: bytes, address: str = "127.0.0.9") -> bytes:
+    query = dns.message.from_wire(data)
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", address))
+    return response.to_wire()
+
+
+async def test_repeated_answers_are_judged_alike() -> None:
+    # The same answer bytes (id aside) are parsed once and reused; the verdicts, the
+    # answer and the values must not change between the first and later checks.
+    async with servers.udp_server(_a_answer) as port:
+        options = _options(port, "lap-lai.cantho.test", expect=["127.0.0.9"])
+        first = await probe.check(options)
+        again = [await probe.check(options) for _ in range(3)]
+    assert first.status is Status.OK, first
+    assert all(o.status is Status.OK and o.reason == first.reason for o in again)
+    assert all(o.values == first.values for o in again)
+
+
+async def test_remembered_answer_with_another_id_is_rejected() -> None:
+    # Once an answer is known, the same bytes carrying a stale id must still be refused.
+    stale: list[bytes] = []
+
+    def respond(data: bytes) -> bytes:
+        answer = _a_answer(data)
+        if not stale:
+            stale.append(answer)
+            return answer
+        return stale[0]
+
+    async with servers.udp_server(respond) as port:
+        options = _options(port, "stale.cantho.test", timeout=1)
+        assert (await probe.check(options)).status is Status.OK
+        obs = await probe.check(options)
+    assert obs.status is Status.DOWN
+    assert obs.reason == f"answer from 127.0.0.1:{port} does not match the question"
+
+
+async def test_question_cache_keeps_the_recursion_flag() -> None:
+    flags: list[int] = []
+
+    def respond(data: bytes) -> bytes:
+        flags.append(dns.message.from_wire(data).flags)
+        return _a_answer(data)
+
+    async with servers.udp_server(respond) as port:
+        await probe.check(_options(port, "rd.cantho.test"))
+        await probe.check(_options(port, "rd.cantho.test", recursion_desired=False))
+    assert flags[0] & dns.flags.RD
+    assert not flags[1] & dns.flags.RD

@@ -473,3 +473,32 @@ async def test_uptime_wrap_is_not_a_reboot(
     agent.objects[SYS_UPTIME] = rfc1902.TimeTicks(5)
     obs = await probe.check(options)
     assert obs.status is Status.OK, obs.reason
+
+
+@needs_snmpd
+async def test_transport_target_is_built_once_per_settings(
+    agent: Snmpd, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # create() resolves in a worker thread: it must not run on every check, but a
+    # different timeout or retry count needs a target of its own.
+    import probes.snmp as snmp_module
+
+    created: list[tuple[Any, ...]] = []
+    original = snmp_module.UdpTransportTarget.create
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        created.append((args[-1], kwargs.get("timeout"), kwargs.get("retries")))
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(snmp_module.UdpTransportTarget, "create", counting)
+    for _ in range(3):
+        assert (await probe.check(v2c_options(agent))).status is Status.OK
+    assert len(created) == 1
+    assert (await probe.check(v2c_options(agent, timeout=2.0))).status is Status.OK
+    assert (await probe.check(v2c_options(agent, retries=0))).status is Status.OK
+    assert len(created) == 3
+    wrong_community = SnmpOptions(
+        host=agent.host, port=agent.port, community="sai-cong-dong", timeout=0.4
+    )
+    wrong = await probe.check(wrong_community)
+    assert wrong.status is Status.DOWN  # cached credentials never leak across communities

@@ -324,3 +324,72 @@ def test_kill_9_then_reopen_resumes(tmp_path: Path) -> None:
         assert (closed.start_ts, closed.end_ts) == (NOW + 1, last_ts + 2)
         assert raw(path, "SELECT count(*) FROM observations WHERE id > ?", (before[1],)) == [(3,)]
         assert raw(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_records_from_many_threads_all_land_before_a_command(tmp_path: Path) -> None:
+    # record() appends to a buffer the writer takes in batches; a command (here a count
+    # inside the writer's own transaction) must still see every record queued before it.
+    import threading
+
+    with Store(tmp_path / "t.db", housekeeping=False, batch_rows=700, max_batch_rows=3000) as s:
+
+        def produce(k: int) -> None:
+            for i in range(5000):
+                s.record(Record(f"t{k}.c{i % 13}", NOW + i, Outcome.OK, 1.0))
+
+        threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seen = s.submit(
+            lambda conn: conn.execute("SELECT count(*) FROM observations").fetchone()[0]
+        ).result()
+        assert seen == 20_000
+        assert s.rows_written == 20_000
+        assert s.write_errors == 0
+        assert sum(r.total for r in s.rollups(0, 2**40)) == 20_000
+
+
+def test_batch_interval_bounds_how_long_a_record_waits(tmp_path: Path) -> None:
+    with Store(tmp_path / "t.db", housekeeping=False, batch_interval=0.05) as s:
+        s.record(Record("lone.check", NOW, Outcome.OK, 2.0))
+        deadline = time.monotonic() + 5
+        while s.rows_written == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert s.rows_written == 1  # written by the timer, without a flush
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=12),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(),
+            st.text(max_size=20),
+        ),
+        max_size=5,
+    )
+)
+def test_values_encoding_is_the_json_modules(values: dict[str, object]) -> None:
+    from monitor.store import _ENCODER, _encode_values
+
+    assert _encode_values(values) == _ENCODER.encode(values)  # type: ignore[arg-type]
+
+
+def test_new_databases_get_big_pages_existing_ones_keep_theirs(tmp_path: Path) -> None:
+    from monitor.store import PAGE_SIZE
+
+    Store(tmp_path / "new.db", housekeeping=False).close()
+    assert raw(tmp_path / "new.db", "PRAGMA page_size") == [(PAGE_SIZE,)]
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("CREATE TABLE x (y)")
+    conn.close()
+    with Store(old, housekeeping=False) as s:
+        s.record(Record("c", NOW, Outcome.OK))
+        s.flush()
+    assert raw(old, "PRAGMA page_size") == [(4096,)]

@@ -307,6 +307,55 @@ async def test_concurrency_is_bounded_per_kind(store: Store) -> None:
         assert {o.outcome for o in store.recent_observations(c.id)} == {Outcome.OK}
 
 
+class OneLaneOptions(ProbeOptions):
+    """Hang, raise or answer, in a kind that runs one check at a time."""
+
+    mode: str = "ok"
+    timeout: float = 0.1
+
+
+class OneLaneProbe(Probe[OneLaneOptions]):
+    """One slot: a hung or raising check must give it back."""
+
+    kind = "onelane"
+    Options = OneLaneOptions
+    concurrency: ClassVar[int] = 1
+    order: ClassVar[list[str]] = []
+
+    async def check(self, options: OneLaneOptions) -> Observation:
+        type(self).order.append(options.mode)
+        if options.mode == "hang":
+            await asyncio.Event().wait()
+        if options.mode == "raise":
+            raise RuntimeError("bug in probe")
+        return Observation.up(0.1)
+
+
+async def test_kind_slot_is_given_back_after_deadline_and_error(store: Store) -> None:
+    OneLaneProbe.order.clear()
+    checks = [
+        spec(f"lane-{mode}.x", "onelane", OneLaneOptions(mode=mode), interval=0.05)
+        for mode in ("hang", "raise", "ok")
+    ]
+    monitor = Monitor(
+        checks, store, probes={"onelane": OneLaneProbe}, jitter=0, deadline_slack=0.02, tick=0.01
+    )
+    async with running(monitor):
+        await asyncio.sleep(1.0)
+    store.flush()
+    outcomes = {c.id: {o.outcome for o in store.recent_observations(c.id)} for c in checks}
+    assert outcomes == {
+        "lane-hang.x": {Outcome.DOWN},
+        "lane-raise.x": {Outcome.ERROR},
+        "lane-ok.x": {Outcome.OK},
+    }
+    # The waiting checks take the slot in turn: none runs twice while another waits.
+    for c in ("hang", "raise", "ok"):
+        assert OneLaneProbe.order.count(c) >= 3
+    first = OneLaneProbe.order[:3]
+    assert sorted(first) == ["hang", "ok", "raise"]
+
+
 async def test_retry_interval_used_while_suspect(store: Store) -> None:
     check_id = early_id("retry", 1.0)
     flaky = spec(

@@ -232,3 +232,19 @@ def test_event_stream_is_consistent(outcomes: list[Outcome], f: int, r: int) -> 
     assert state is m.state
     if outages(events):
         assert [o for o in outcomes if o is not ER].count(DN) >= f
+
+
+def test_snapshot_is_a_full_independent_copy_and_view_is_live() -> None:
+    m = CheckMachine("copy.wan", fail_after=2, recover_after=1)
+    m.observe(1.0, Outcome.DOWN, "connection refused")
+    snap = m.snapshot()
+    assert snap == m.view
+    assert snap is not m.view
+    assert MachineState.from_json(snap.to_json()) == snap
+    m.observe(2.0, Outcome.DOWN, "connection refused")
+    assert snap.state is CheckState.SUSPECT
+    assert snap.last_ts == 1.0
+    assert m.view.state is CheckState.DOWN
+    assert m.view.last_ts == 2.0
+    restored = CheckMachine("copy.wan", 2, 1, m.snapshot())
+    assert restored.snapshot() == m.snapshot()
