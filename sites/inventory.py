@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from sites.models import (
     Cutover,
@@ -41,6 +41,26 @@ class Inventory:
     """Maintenance window id -> ids of the checks it covers."""
     warnings: tuple[str, ...] = ()
     """Things to fix before production that do not stop the monitor."""
+
+    def only_sites(self, keep: Iterable[str]) -> Inventory:
+        """This inventory with only the sites in ``keep`` (data centres and systems stay)."""
+        kept = set(keep)
+        checks = {k: c for k, c in self.checks.items() if c.site is None or c.site in kept}
+        return replace(
+            self,
+            config=self.config.model_copy(
+                update={"sites": [s for s in self.config.sites if s.id in kept]}
+            ),
+            checks=checks,
+            cutover_checks={
+                plan: tuple(c for c in ids if c in checks)
+                for plan, ids in self.cutover_checks.items()
+            },
+            maintenance_checks={
+                window: tuple(c for c in ids if c in checks)
+                for window, ids in self.maintenance_checks.items()
+            },
+        )
 
     @property
     def province(self) -> Province:

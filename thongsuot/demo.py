@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import signal
 import tempfile
@@ -25,14 +26,14 @@ from sites.inventory import Inventory
 from sites.spec import CheckSpec
 
 
-def select(inventory: Inventory, sites: int) -> list[CheckSpec]:
-    """The data centres, the shared systems and the first ``sites`` communes, as probed."""
-    chosen = set(list(inventory.sites)[: max(0, sites)])
-    return [
-        spec
-        for spec in inventory.checks.values()
-        if spec.lifecycle.probed and (spec.site is None or spec.site in chosen)
-    ]
+def simulated(inventory: Inventory, sites: int) -> Inventory:
+    """The data centres, the shared systems and ``sites`` communes taken in turn from each
+    data centre, so that every data centre has communes behind it."""
+    by_dc: dict[str | None, list[str]] = {}
+    for site in inventory.sites.values():
+        by_dc.setdefault(site.datacenter, []).append(site.id)
+    in_turn = [s for row in itertools.zip_longest(*by_dc.values()) for s in row if s]
+    return inventory.only_sites(in_turn[: max(0, sites)])
 
 
 @contextlib.contextmanager
@@ -57,7 +58,9 @@ def run(
     dashboard: bool,
 ) -> int:
     """Run the demo until Ctrl-C (or ``duration``): with the dashboard, or printing lines."""
-    specs = select(inventory, sites)
+    total_sites = len(inventory.sites)
+    inventory = simulated(inventory, sites)
+    specs = [spec for spec in inventory.checks.values() if spec.lifecycle.probed]
     with database(db) as path:
         if dashboard:
             return _with_dashboard(
@@ -66,7 +69,7 @@ def run(
         console = Console(inventory.checks, inventory.province.timezone, color=color)
         return asyncio.run(
             _printing(inventory, specs, console, seed=seed, faults=faults, db=path,
-                      duration=duration, sites=sites)
+                      duration=duration, total_sites=total_sites)
         )  # fmt: skip
 
 
@@ -100,7 +103,7 @@ async def _printing(
     faults: bool,
     db: Path,
     duration: float | None,
-    sites: int,
+    total_sites: int,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -120,7 +123,7 @@ async def _printing(
 
     def on_start(sim: SimulatedProvince, monitor: Monitor, store: Store) -> None:
         monitor.subscribe(on_event)
-        print(_banner(inventory, sim, sites, db, faults), flush=True)
+        print(_banner(inventory, sim, total_sites, db, faults), flush=True)
 
     await _province(
         specs, seed=seed, faults=faults, db=db, stop=stop, on_fault=on_fault, on_start=on_start
@@ -203,7 +206,7 @@ def _affects(event: FaultEvent) -> str:
 
 
 def _banner(
-    inventory: Inventory, sim: SimulatedProvince, sites: int, db: Path, faults: bool
+    inventory: Inventory, sim: SimulatedProvince, total_sites: int, db: Path, faults: bool
 ) -> str:
     specs = sim.specs
     icmp = (
@@ -214,8 +217,8 @@ def _banner(
     return "\n".join(
         [
             f"Simulating {inventory.province.name}: {len(inventory.datacenters)} data centres, "
-            f"{len(inventory.systems)} shared systems, {min(sites, len(inventory.sites))} of "
-            f"{len(inventory.sites)} communes/wards — {len(specs)} checks on real listeners.",
+            f"{len(inventory.systems)} shared systems, {len(inventory.sites)} of "
+            f"{total_sites} communes/wards — {len(specs)} checks on real listeners.",
             f"{icmp}. Faults: {'on' if faults else 'off'}. Database: {db}.",
             "State changes and faults follow; Ctrl-C stops.",
         ]

@@ -173,3 +173,15 @@ def test_generate_check_mode(tmp_path: Path) -> None:
     assert (
         sites.load(out, environ={}).checks.keys() == sites.load(DEFAULT, environ={}).checks.keys()
     )
+
+
+def test_only_sites_keeps_data_centres_systems_and_the_chosen_sites(inventory: Inventory) -> None:
+    small = inventory.only_sites(["ninh-kieu", "vi-thanh-1"])
+    assert list(small.sites) == ["ninh-kieu", "vi-thanh-1"]
+    assert small.datacenters.keys() == inventory.datacenters.keys()
+    assert small.systems.keys() == inventory.systems.keys()
+    assert {c.site for c in small.checks.values()} == {None, "ninh-kieu", "vi-thanh-1"}
+    assert "ninh-kieu.vc_party" in small.checks
+    for plan, ids in small.cutover_checks.items():
+        assert set(ids) <= small.checks.keys()
+        assert set(ids) == set(inventory.cutover_checks[plan]) & small.checks.keys()
