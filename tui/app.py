@@ -43,8 +43,9 @@ from textual.widgets import (
     TabPane,
 )
 
+from monitor.store import OutageRow
 from sites import Inventory
-from tui.board import Ack, Board, CheckDetail, DashboardSource, OutageItem
+from tui.board import Ack, Board, CheckDetail, DashboardSource
 from tui.i18n import LANGS, Lang, t
 from tui.panels import (
     STATE_FILTERS,
@@ -957,7 +958,7 @@ class DashboardApp(App[int]):
             return []
         return list(self.index.by_element.get(element, []))
 
-    def _outage(self, outage_id: int) -> OutageItem | None:
+    def _outage(self, outage_id: int) -> OutageRow | None:
         if self.board is None:
             return None
         for o in self.board.outages:

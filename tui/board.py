@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from monitor.cutover import CutoverStatus
+from monitor.store import OutageRow
 from sites import Inventory
 
 Value = float | int | str | bool | None
@@ -36,20 +37,6 @@ class CheckRow:
     latency_ms: float | None = None
     root_cause: str | None = None
     """The check this one is unreachable behind, when the monitor says so."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutageItem:
-    """One outage interval; ``end_ts`` is None while it is open."""
-
-    id: int
-    check: str
-    start_ts: float
-    confirmed_ts: float
-    end_ts: float | None
-    reason: str
-    root_cause: int | None = None
-    """Id of the parent's outage, when the monitor recorded one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +105,7 @@ class CheckDetail:
 
     check: str
     observations: tuple[ObservationItem, ...] = ()
-    outages: tuple[OutageItem, ...] = ()
+    outages: tuple[OutageRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,7 @@ class Board:
 
     ts: float
     checks: Mapping[str, CheckRow]
-    outages: tuple[OutageItem, ...] = ()
+    outages: tuple[OutageRow, ...] = ()
     """Open outages, oldest first."""
     events: tuple[EventItem, ...] = ()
     """Recent state changes, newest first."""

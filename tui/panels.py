@@ -21,8 +21,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from monitor.cutover import Verdict
+from monitor.store import OutageRow
 from sites import CheckSpec, Inventory
-from tui.board import Board, CheckRow, OutageItem
+from tui.board import Board, CheckRow
 from tui.i18n import Lang, state_label, t
 
 Cell = tuple[str, str]
@@ -409,7 +410,7 @@ def system_rows(board: Board, index: Index, view: View) -> list[Row]:
     return rows
 
 
-def outage_tree(board: Board, index: Index) -> list[tuple[OutageItem, list[OutageItem]]]:
+def outage_tree(board: Board, index: Index) -> list[tuple[OutageRow, list[OutageRow]]]:
     """Open outages as root causes with their affected children, biggest impact first.
 
     A child is linked by the monitor's ``root_cause`` when recorded; otherwise by the
@@ -417,11 +418,11 @@ def outage_tree(board: Board, index: Index) -> list[tuple[OutageItem, list[Outag
     than a couple of minutes after its own.
     """
     by_id = {o.id: o for o in board.outages}
-    open_by_check: dict[str, OutageItem] = {}
+    open_by_check: dict[str, OutageRow] = {}
     for o in board.outages:
         open_by_check.setdefault(o.check, o)
 
-    def inferred(o: OutageItem) -> OutageItem | None:
+    def inferred(o: OutageRow) -> OutageRow | None:
         row = board.checks.get(o.check)
         if row is not None and row.root_cause is not None:
             parent = open_by_check.get(row.root_cause)
@@ -445,7 +446,7 @@ def outage_tree(board: Board, index: Index) -> list[tuple[OutageItem, list[Outag
                 queue.extend(dep_spec.depends_on)
         return None
 
-    def root(o: OutageItem) -> OutageItem:
+    def root(o: OutageRow) -> OutageRow:
         seen = {o.id}
         cur = o
         while True:
@@ -457,8 +458,8 @@ def outage_tree(board: Board, index: Index) -> list[tuple[OutageItem, list[Outag
             seen.add(parent.id)
             cur = parent
 
-    groups: dict[int, list[OutageItem]] = {}
-    roots: dict[int, OutageItem] = {}
+    groups: dict[int, list[OutageRow]] = {}
+    roots: dict[int, OutageRow] = {}
     for o in board.outages:
         r = root(o)
         roots[r.id] = r
@@ -516,7 +517,7 @@ def outage_rows(board: Board, index: Index, view: View) -> list[Row]:
     return rows
 
 
-def _outage_in_dc(r: OutageItem, children: Sequence[OutageItem], index: Index, dc: str) -> bool:
+def _outage_in_dc(r: OutageRow, children: Sequence[OutageRow], index: Index, dc: str) -> bool:
     for o in (r, *children):
         spec = index.checks.get(o.check)
         if spec is not None and spec.datacenter == dc:
@@ -527,7 +528,7 @@ def _outage_in_dc(r: OutageItem, children: Sequence[OutageItem], index: Index, d
 def _outage_cells(
     board: Board,
     index: Index,
-    o: OutageItem,
+    o: OutageRow,
     marker: str,
     affected: str,
     ack: str,

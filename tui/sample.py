@@ -32,7 +32,6 @@ from tui.board import (
     CutoverUsage,
     EventItem,
     ObservationItem,
-    OutageItem,
     usage_of,
 )
 
@@ -104,8 +103,8 @@ def sample_board(inventory: Inventory, now: float = SAMPLE_NOW, acks: Sequence[A
         else:
             checks[spec.id] = CheckRow(spec.id, "up", now - 86400 - h % 5000, now - 4, "", latency)
     wan_start = now - 754.0
-    outages: list[OutageItem] = [
-        OutageItem(1, sc.wan, wan_start, wan_start + 20, None, "100 % loss (3/3)")
+    outages: list[OutageRow] = [
+        OutageRow(1, sc.wan, wan_start, wan_start + 20, None, "100 % loss (3/3)", None)
     ]
     checks[sc.wan] = CheckRow(sc.wan, "down", wan_start, now - 2, "100 % loss (3/3)", None)
     for i, child in enumerate(sorted(sc.behind_wan)):
@@ -113,17 +112,17 @@ def sample_board(inventory: Inventory, now: float = SAMPLE_NOW, acks: Sequence[A
         checks[child] = CheckRow(
             child, "unreachable", start, now - 2, "behind a down parent", None, sc.wan
         )
-        outages.append(OutageItem(10 + i, child, start, start + 30, None, "no answer", 1))
+        outages.append(OutageRow(10 + i, child, start, start + 30, None, "no answer", 1))
     vc_start = now - 3 * 3600 - 125
     checks[sc.vc_party] = CheckRow(
         sc.vc_party, "down", vc_start, now - 1, "SIP 503 Service Unavailable", None
     )
-    outages.append(OutageItem(2, sc.vc_party, vc_start, vc_start + 30, None, "SIP 503"))
+    outages.append(OutageRow(2, sc.vc_party, vc_start, vc_start + 30, None, "SIP 503", None))
     sys_start = now - 2 * 86400 - 3661
     checks[sc.system_check] = CheckRow(
         sc.system_check, "down", sys_start, now - 1, "HTTP 502 <Bad Gateway> [x]", None
     )
-    outages.append(OutageItem(3, sc.system_check, sys_start, sys_start + 30, None, "HTTP 502"))
+    outages.append(OutageRow(3, sc.system_check, sys_start, sys_start + 30, None, "HTTP 502", None))
     checks[sc.flapping] = CheckRow(sc.flapping, "flapping", now - 900, now - 1, "flapping", 12.0)
     checks[sc.maintenance] = CheckRow(sc.maintenance, "maintenance", now - 1800, now - 1, "", None)
     checks[sc.odd] = CheckRow(sc.odd, ODD_STATE, now - 60, now - 1, "state from the future", None)
@@ -176,7 +175,7 @@ def sample_detail(inventory: Inventory, check: str, now: float, limit: int) -> C
         )
         for i in range(min(limit, 60))
     )
-    outages = (OutageItem(900 + h % 50, check, now - 270, now - 240, now - 180, "timeout"),)
+    outages = (OutageRow(900 + h % 50, check, now - 270, now - 240, now - 180, "timeout", None),)
     return CheckDetail(check, obs, outages)
 
 

@@ -36,7 +36,6 @@ from tui.board import (
     CutoverUsage,
     EventItem,
     ObservationItem,
-    OutageItem,
     cutover_window,
     freeze_values,
     usage_of,
@@ -166,20 +165,20 @@ class DbReader:
             lat[cid] = ms
         self._last_obs_id = top
 
-    def open_outages(self, conn: sqlite3.Connection) -> tuple[OutageItem, ...]:
+    def open_outages(self, conn: sqlite3.Connection) -> tuple[OutageRow, ...]:
         """Outages not yet ended, oldest first."""
         return self._outages(conn, "o.end_ts IS NULL", ())
 
     def _outages(
         self, conn: sqlite3.Connection, where: str, params: Sequence[Any], tail: str = ""
-    ) -> tuple[OutageItem, ...]:
+    ) -> tuple[OutageRow, ...]:
         rows = conn.execute(
             "SELECT o.id, c.key, o.start_ts, o.confirmed_ts, o.end_ts, o.reason, o.root_cause "
             f"FROM outages o JOIN checks c ON c.id = o.check_id WHERE {where} "
             f"{tail or 'ORDER BY o.start_ts, o.id'}",
             params,
         ).fetchall()
-        return tuple(OutageItem(i, k, s, cf, e, r or "", rc) for i, k, s, cf, e, r, rc in rows)
+        return tuple(OutageRow(i, k, s, cf, e, r or "", rc) for i, k, s, cf, e, r, rc in rows)
 
     def events(self, conn: sqlite3.Connection, limit: int = EVENT_LIMIT) -> tuple[EventItem, ...]:
         """The newest state changes, newest first."""
@@ -232,7 +231,7 @@ class DbReader:
         return tuple(usages)
 
     def acks(
-        self, conn: sqlite3.Connection, outages: Sequence[OutageItem]
+        self, conn: sqlite3.Connection, outages: Sequence[OutageRow]
     ) -> dict[tuple[str, float], Ack]:
         """The latest acknowledgement of each open outage."""
         if not outages or not self._has_table(conn, "acknowledgements"):

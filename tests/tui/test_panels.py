@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from monitor.cutover import evaluate
 from monitor.store import OutageRow
 from sites import Inventory
-from tui.board import Board, CheckRow, CutoverUsage, OutageItem, usage_of
+from tui.board import Board, CheckRow, CutoverUsage, usage_of
 from tui.i18n import known, state_label
 from tui.panels import (
     MATRIX_ROLES,
@@ -215,6 +215,6 @@ def test_empty_board(inventory: Inventory) -> None:
     lone = Board(
         ts=SAMPLE_NOW,
         checks={"x": CheckRow("x", "down")},
-        outages=(OutageItem(1, "x", SAMPLE_NOW - 5, SAMPLE_NOW, None, "gone", 99),),
+        outages=(OutageRow(1, "x", SAMPLE_NOW - 5, SAMPLE_NOW, None, "gone", 99),),
     )
     assert [r.check for r, _ in outage_tree(lone, Index(inventory))] == ["x"]
