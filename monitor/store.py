@@ -219,6 +219,25 @@ _M002 = (
     )""",
 )
 
+
+@MIGRATIONS()
+def m003_acknowledgements(db: sqlite_utils.Database) -> None:
+    """Operators' acknowledgements of outages, written by the dashboard (``a``)."""
+    db.execute(
+        """CREATE TABLE acknowledgements (
+            id INTEGER PRIMARY KEY,
+            check_key TEXT NOT NULL,
+            outage_start_ts REAL NOT NULL,  -- with check_key, names the outage
+            acked_by TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            ts REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX acknowledgements_outage ON acknowledgements(check_key, outage_start_ts)"
+    )
+
+
 _INSERT_OBS = (
     "INSERT INTO observations (ts, check_id, status, latency_ms, reason, values_json) "
     "VALUES (?, ?, ?, ?, ?, ?)"

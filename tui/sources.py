@@ -10,8 +10,7 @@
 Both are called from worker threads only; the UI thread never waits on them.
 
 Acknowledgements are the one thing the dashboard writes: :class:`AckStore` keeps them in
-an ``acknowledgements`` table of the same database, created if missing, through its own
-short-lived connection.
+the store's ``acknowledgements`` table, through its own short-lived connection.
 """
 
 from __future__ import annotations
@@ -49,20 +48,6 @@ EVENT_LIMIT = 300
 """State changes kept on the board."""
 _LATENCY_SCAN_LIMIT = 200_000
 """At most this many new observations are read per snapshot for last latencies."""
-
-ACK_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS acknowledgements (
-        id INTEGER PRIMARY KEY,
-        check_key TEXT NOT NULL,
-        outage_start_ts REAL NOT NULL,
-        acked_by TEXT NOT NULL,
-        note TEXT NOT NULL DEFAULT '',
-        ts REAL NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS acknowledgements_outage "
-    "ON acknowledgements(check_key, outage_start_ts)",
-)
-"""The dashboard's own table (the lead may move it into the store's migrations)."""
 
 
 class SourceError(Exception):
@@ -293,14 +278,12 @@ class AckStore:
         self.path = Path(path)
 
     def add(self, ack: Ack) -> None:
-        """Store one acknowledgement (creates the table on first use)."""
+        """Store one acknowledgement (the table is the store's: migration m003)."""
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
         try:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for sql in ACK_SCHEMA:
-                    conn.execute(sql)
                 conn.execute(
                     "INSERT INTO acknowledgements "
                     "(check_key, outage_start_ts, acked_by, note, ts) VALUES (?, ?, ?, ?, ?)",

@@ -71,7 +71,11 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
     for _ in range(3):
         Store(path, housekeeping=False).close()
     applied = raw(path, "SELECT migration_set, name FROM _sqlite_migrations")
-    assert applied == [("thongsuot", "m001_initial"), ("thongsuot", "m002_continuity")]
+    assert applied == [
+        ("thongsuot", "m001_initial"),
+        ("thongsuot", "m002_continuity"),
+        ("thongsuot", "m003_acknowledgements"),
+    ]
     import sqlite_utils
 
     db = sqlite_utils.Database(path)
