@@ -26,6 +26,7 @@ BENCHMARKS = (
     "monitor",
     "availability",
     "inventory",
+    "dashboard",
 )
 """Every benchmark module under ``bench``, in the order they run."""
 

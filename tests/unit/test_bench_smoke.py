@@ -114,3 +114,9 @@ def test_inventory_smoke() -> None:
     from bench import inventory
 
     _check(inventory.run(_args("inventory", "--repeat", "1")))
+
+
+def test_dashboard_smoke() -> None:
+    from bench import dashboard
+
+    _check(dashboard.run(_args("dashboard", "--checks", "900", "--refreshes", "2")))

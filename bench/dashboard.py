@@ -1,7 +1,7 @@
 """Refresh cost of the dashboard with many checks and many state changes.
 
-    python -m tui.bench                         # 3,000 and 10,000 checks, 50 changes/refresh
-    python -m tui.bench --checks 10000 --changes 200 --refreshes 20
+    python -m bench dashboard                   # 3,000 and 10,000 checks, 50 changes/refresh
+    python -m bench dashboard --checks 10000 --changes 200 --refreshes 20
 
 Runs the real app headless (Textual's ``run_test``) over the default inventory, padded with
 copies of its site checks, and a source that changes ``--changes`` checks' states on every
@@ -15,19 +15,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import random
 import statistics
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import sites
+from bench import Row
 from sites import Inventory
 from tui.app import DashboardApp
 from tui.board import Board, CheckRow
 from tui.sample import SampleSource, scaled_inventory
 
+DEFAULT = Path(__file__).resolve().parents[1] / "sites.yaml"
 _STATES = ("up", "up", "up", "degraded", "suspect", "down", "recovering", "unreachable")
 
 
@@ -58,7 +60,7 @@ def _pct(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(inventory: Inventory, changes: int, refreshes: int) -> dict[str, object]:
+async def measure(inventory: Inventory, changes: int, refreshes: int) -> dict[str, float]:
     """Run the app until ``refreshes`` frames have been applied; return the figures."""
     source = ChurnSource(inventory, changes)
     app = DashboardApp(source, inventory, period=0.2, show_timing=False)
@@ -114,20 +116,39 @@ async def measure(inventory: Inventory, changes: int, refreshes: int) -> dict[st
     }
 
 
-def main(argv: Iterable[str] | None = None) -> int:
-    """Print one JSON line per size."""
-    parser = argparse.ArgumentParser(prog="python -m tui.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--sites-file", default="sites.yaml", type=Path)
-    parser.add_argument("--checks", type=int, nargs="*", default=[3000, 10000])
-    parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--refreshes", type=int, default=15)
-    args = parser.parse_args(list(argv) if argv is not None else None)
+NAME = "dashboard"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sites-file", default=DEFAULT, type=Path, help="inventory to pad")
+    parser.add_argument("--checks", type=int, nargs="*", default=[3000, 10000], help="sizes")
+    parser.add_argument("--changes", type=int, default=50, help="state changes per refresh")
+    parser.add_argument("--refreshes", type=int, default=15, help="refreshes to measure")
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    """Per size: first paint, refresh work off and on the UI thread, key latency, stalls."""
     base = sites.load(str(args.sites_file))
+    rows: list[Row] = []
     for n in args.checks:
-        result = asyncio.run(measure(scaled_inventory(base, n), args.changes, args.refreshes))
-        print(json.dumps(result, ensure_ascii=False), flush=True)
-    return 0
+        r = asyncio.run(measure(scaled_inventory(base, n), args.changes, args.refreshes))
+        size = f"{n:,} checks, {args.changes} changes/refresh"
+        rows += [
+            Row(NAME, f"first paint ({size})", "ms", r["first_paint_ms"]),
+            Row(NAME, f"refresh, worker thread, median ({size})", "ms",
+                r["worker_ms_median"]),
+            Row(NAME, f"refresh, UI thread, median ({size})", "ms",
+                r["apply_ms_median"]),
+            Row(NAME, f"key press while refreshing, median ({size})", "ms",
+                r["key_ms_median"]),
+            Row(NAME, f"UI stall, p99 ({size})", "ms", r["ui_stall_ms_p99"],
+                op="<=", bound=1000.0, compare="ours",
+                note="the screen must update at least once a second"),
+        ]  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from bench.__main__ import main
+
+    main([NAME, *sys.argv[1:]])
