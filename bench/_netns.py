@@ -18,22 +18,16 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import shutil
 import subprocess
 from types import TracebackType
+
+from sim.netns import pid_alive, unavailable
+
+__all__ = ["TargetNet", "clean_stale", "unavailable"]
 
 _LOCK_FILE = "/tmp/ts-netns.lock"
 _PREFIX = "ts-bench-"
 HOSTS_PER_BLOCK = 250
-
-
-def unavailable() -> str | None:
-    """Why a namespace cannot be made here, or None."""
-    if os.geteuid() != 0:
-        return "needs root to create a network namespace"
-    if shutil.which("ip") is None:
-        return "iproute2's `ip` is not installed"
-    return None
 
 
 def _ip(*args: str, stdin: str | None = None) -> str:
@@ -45,21 +39,11 @@ def _ip(*args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale() -> None:
     """Delete ``ts-bench-<pid>`` namespaces whose process is gone."""
     for line in _ip("netns", "list").splitlines():
         match = re.match(rf"^{_PREFIX}(\d+)\b", line)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             subprocess.run(["ip", "netns", "del", match.group(0)], check=False)
 
 

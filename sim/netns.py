@@ -67,7 +67,8 @@ async def _ip(*args: str, stdin: str | None = None) -> None:
         raise NetnsError(f"ip {' '.join(args)}: {err.decode(errors='replace').strip()}")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists (the owner of a ``ts-…-<pid>`` namespace)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -91,7 +92,7 @@ def clean_stale() -> list[str]:
     for line in _ip_sync("netns", "list").stdout.splitlines():
         name = line.split(" ", 1)[0]
         match = _STALE.match(name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or pid_alive(int(match.group(1))):
             continue
         for network in _ranges_in(name):
             _ip_sync("route", "del", "unreachable", network, *_LOCK)
