@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.console import Console
@@ -23,7 +25,33 @@ from monitor.state import Event
 from monitor.store import Store
 from sim import FaultEvent, SimulatedProvince
 from sites.inventory import Inventory
-from sites.spec import CheckSpec
+from sites.models import Cutover, Window
+from sites.spec import CheckSpec, ElementType
+
+
+def live_cutover(inventory: Inventory, now: datetime) -> Inventory:
+    """Add a cutover in progress over the shared systems and the communes' WAN links and
+    meeting rooms, with the plans' "no interruption" budget: the demo's faults spend it on
+    screen. The real plans' windows (2025) were never watched by this demo."""
+    roles = {"wan", "vc_gov", "vc_party"}
+    checks = tuple(
+        spec.id
+        for spec in inventory.checks.values()
+        if spec.lifecycle.probed and (spec.element_type is ElementType.SYSTEM or spec.role in roles)
+    )
+    plan = Cutover(
+        id="mo-phong-hop-nhat",
+        name="Mô phỏng: hợp nhất đang diễn ra — không gián đoạn",
+        checks=list(checks),
+        window=Window(start=now, end=now + timedelta(hours=2)),
+        budget=0.0,
+        source="thongsuot demo",
+    )
+    return dataclasses.replace(
+        inventory,
+        config=inventory.config.model_copy(update={"cutovers": [plan, *inventory.config.cutovers]}),
+        cutover_checks={plan.id: checks, **inventory.cutover_checks},
+    )
 
 
 def simulated(inventory: Inventory, sites: int) -> Inventory:
@@ -59,7 +87,7 @@ def run(
 ) -> int:
     """Run the demo until Ctrl-C (or ``duration``): with the dashboard, or printing lines."""
     total_sites = len(inventory.sites)
-    inventory = simulated(inventory, sites)
+    inventory = live_cutover(simulated(inventory, sites), datetime.now(UTC))
     specs = [spec for spec in inventory.checks.values() if spec.lifecycle.probed]
     with database(db) as path:
         if dashboard:
