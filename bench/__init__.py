@@ -15,6 +15,7 @@ import math
 import os
 import resource
 import statistics
+import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -138,6 +139,17 @@ def cpu_of_pid(pid: int) -> float:
         fields = f.read().rsplit(b")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a child we started, killing it if it does not stop in 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def median(values: Iterable[float]) -> float:

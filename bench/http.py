@@ -40,7 +40,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import Row, median_by, skipped
+from bench import Row, median_by, skipped, stop_process
 
 NAME = "http"
 BLACKBOX = "prometheus-blackbox-exporter"
@@ -105,16 +105,6 @@ def _wait_tcp(host: str, port: int, proc: subprocess.Popen[bytes], what: str) ->
     raise TimeoutError(f"{what} does not listen on {host}:{port}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 def _nginx_config(root: Path, addresses: Sequence[str], http: int, https: int) -> str:
     plain = "\n".join(f"        listen {a}:{http};" for a in addresses)
     tls = "\n".join(f"        listen {a}:{https} ssl;" for a in addresses)
@@ -167,7 +157,7 @@ def _nginx(binary: str, root: Path, addresses: list[str]) -> Iterator[tuple[int,
             _wait_tcp(addresses[-1], http, proc, "nginx")
             _wait_tcp(addresses[-1], https, proc, "nginx")
         except (RuntimeError, TimeoutError):
-            _stop(proc)
+            stop_process(proc)
             if attempt == 4:
                 log = (root / "error.log").read_text(errors="replace")
                 raise RuntimeError(f"nginx did not start: {log[-500:]}") from None
@@ -175,7 +165,7 @@ def _nginx(binary: str, root: Path, addresses: list[str]) -> Iterator[tuple[int,
         try:
             yield http, https
         finally:
-            _stop(proc)
+            stop_process(proc)
         return
 
 
@@ -216,7 +206,7 @@ def _blackbox(binary: str, root: Path, ca_file: Path) -> Iterator[tuple[int, int
         try:
             _wait_tcp("127.0.0.1", port, proc, PEER)
         except (RuntimeError, TimeoutError):
-            _stop(proc)
+            stop_process(proc)
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             if proc.stderr:
                 proc.stderr.close()
@@ -226,7 +216,7 @@ def _blackbox(binary: str, root: Path, ca_file: Path) -> Iterator[tuple[int, int
         try:
             yield proc.pid, port
         finally:
-            _stop(proc)
+            stop_process(proc)
             if proc.stderr:
                 proc.stderr.close()
         return

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import Row, cpu_self, skipped
+from bench import Row, cpu_self, skipped, stop_process
 
 NAME = "snmp"
 
@@ -114,8 +114,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             peer_cpu, text = _snmpget(port, oids, args.runs)
             ours_cpu, values, first = asyncio.run(_ours(port, list(interfaces), args.checks))
         finally:
-            agent.terminate()
-            agent.wait(5)
+            stop_process(agent)
     peer_values = text.count("\n.") + (1 if text.startswith(".") else 0)
     peer_per_value = peer_cpu / max(args.runs * peer_values, 1) * 1e6
     ours_per_value = ours_cpu / max(args.checks * len(oids), 1) * 1e6

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tests.probes.servers import stop_process
+
 SIPP = shutil.which("sipp")
 
 SERVER_TEXT = "[red]x[/red] <b>VC</b> \x1b[31mCần Thơ"
@@ -121,12 +123,7 @@ class Sipp:
     def stop(self) -> None:
         """Stop SIPp (idempotent)."""
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+            stop_process(self._proc)
             self._proc = None
         if self._out is not None:
             self._out.close()

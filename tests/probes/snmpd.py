@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tests.probes.servers import stop_process
+
 SNMPD = shutil.which("snmpd") or ("/usr/sbin/snmpd" if Path("/usr/sbin/snmpd").exists() else None)
 SNMPGET = shutil.which("snmpget")
 
@@ -112,12 +114,7 @@ class Snmpd:
     def stop(self) -> None:
         """Stop the agent (idempotent)."""
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+            stop_process(self._proc)
             self._proc = None
         if self._log is not None:
             self._log.close()
