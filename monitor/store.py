@@ -382,17 +382,6 @@ class RollupTotal:
 
 
 @dataclass(frozen=True, slots=True)
-class StateChangeRow:
-    """A stored state transition."""
-
-    check: str
-    ts: float
-    old: CheckState
-    new: CheckState
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class RollupRow:
     """One check's counts and latency summary for one UTC hour (``hour`` = its start)."""
 
@@ -1023,8 +1012,8 @@ class Store:
             )
         )
 
-    def state_changes(self, check: str | None = None, since: float = 0.0) -> list[StateChangeRow]:
-        """State transitions at or after ``since``, oldest first."""
+    def state_changes(self, check: str | None = None, since: float = 0.0) -> list[StateChanged]:
+        """State transitions at or after ``since``, oldest first, as the events that made them."""
         where, params = "s.ts >= ?", [since]
         if check is not None:
             where += " AND c.key = ?"
@@ -1035,7 +1024,7 @@ class Store:
             params,
         )
         return [
-            StateChangeRow(k, ts, CheckState(o), CheckState(n), r or "") for k, ts, o, n, r in rows
+            StateChanged(k, ts, CheckState(o), CheckState(n), r or "") for k, ts, o, n, r in rows
         ]
 
     def current_states(self) -> dict[str, StoredState]:
