@@ -42,9 +42,9 @@ class NetnsError(RuntimeError):
 def unavailable() -> str | None:
     """Why namespaces cannot be used here, or ``None`` when they can."""
     if os.geteuid() != 0:
-        return "not running as root"
+        return "needs root to create network namespaces"
     if shutil.which("ip") is None:
-        return "iproute2's `ip` is not installed"
+        return "needs iproute2's `ip` to create network namespaces"
     return None
 
 

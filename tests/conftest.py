@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
-
-def _netns_unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces"
-    if shutil.which("ip") is None:
-        return "needs iproute2's `ip` to create network namespaces"
-    return None
+from sim.netns import unavailable as netns_unavailable
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = _netns_unavailable()
+    reason = netns_unavailable()
     if reason is None:
         return
     skip = pytest.mark.skip(reason=reason)

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from monitor.state import (
     CheckMachine,
     CheckState,
-    Event,
     FlappingStarted,
     FlappingStopped,
     FlapPolicy,
@@ -16,15 +15,7 @@ from monitor.state import (
     OutageOpened,
     Outcome,
 )
-
-OK, DG, DN, ER = Outcome.OK, Outcome.DEGRADED, Outcome.DOWN, Outcome.ERROR
-
-
-def feed(m: CheckMachine, outcomes: list[Outcome], t0: float = 1000.0) -> list[Event]:
-    events: list[Event] = []
-    for i, o in enumerate(outcomes):
-        events += m.observe(t0 + i * 10.0, o, o.name.lower())
-    return events
+from tests.unit.test_state import DG, DN, ER, OK, feed
 
 
 def test_a_flapping_link_is_one_episode() -> None:
