@@ -1,34 +1,30 @@
 """http probe: fetch a URL over a fresh connection and judge what came back.
 
-Design notes (see NOTES-libraries A6):
+Design notes:
 
-- One ``aiohttp.ClientSession`` per probe instance, opened in :meth:`HttpProbe.start`
-  and closed in :meth:`HttpProbe.close`. Its connector uses ``force_close=True``: a
-  kept-alive connection would keep answering after the listener behind it died.
-- Concurrency is bounded by a semaphore no larger than the connector's limit, and the
-  latency clock starts inside it: aiohttp's ``connect``/``total`` timeouts include time
-  spent queueing for a connector slot, so only ``sock_connect``/``sock_read`` are used,
-  under the probe's own ``asyncio.timeout`` deadline.
-- The body is read in chunks up to ``max_body_bytes`` and then the connection is dropped,
-  so a huge, endless or binary body costs at most that much.
-- Certificate expiry comes from :class:`probes.tls.CertExpiryCache` (a separate
-  handshake at most once an hour per endpoint) because aiohttp releases the connection,
-  and with it the peer certificate, before a small response is handed over.
+- Every check opens a new connection (a kept-alive one would keep answering after the
+  listener behind it died) through :mod:`probes.http_client`, our own small HTTP/1.1
+  client on non-blocking sockets; see there why not aiohttp.
+- Concurrency is bounded by a semaphore and the latency clock starts inside it, so time
+  spent queueing never counts as the target's slowness or as a timeout.
+- The body is read up to ``max_body_bytes`` (before and after gzip decoding) and then the
+  connection is dropped, so a huge, endless, compressed or binary body costs at most that.
+- The certificate's expiry is read from the checked connection itself, so a renewed or
+  replaced certificate shows on the next check; parsing is cached per certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import json
 import re
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-import aiohttp
 from pydantic import Field, field_validator
 from yarl import URL
 
@@ -39,13 +35,14 @@ from probes.base import (
     ProbeOptions,
     Status,
     Value,
-    describe_os_error,
     format_seconds,
     safe_text,
 )
+from probes.http_client import Connection, Head, HttpError, Resolver
 
 _USER_AGENT = "thongsuot-health-check/0.1"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
 class HttpOptions(ProbeOptions):
@@ -115,168 +112,142 @@ class HttpOptions(ProbeOptions):
                 raise ValueError(f"invalid regular expression: {exc}") from exc
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _TOKEN.match(name):
+                raise ValueError(f"not a header name: {name!r}")
+            if any(c in text for c in "\r\n\0") or not text.isascii():
+                raise ValueError(f"header {name}: value must be one line of ASCII")
+        return value
 
-@dataclass
+
+@dataclass(slots=True)
 class _Timing:
-    """Filled in by :class:`_TimedConnector` while a request runs (one per check)."""
+    """Where a check is, for the reason its deadline gives (one per check)."""
 
-    started: float
+    started: float = field(default_factory=time.perf_counter)
     connected: float | None = None
-    connections: int = 0
     phase: str = "connect"
 
 
-_TIMING: contextvars.ContextVar[_Timing | None] = contextvars.ContextVar("_TIMING", default=None)
-"""The running check's timing, seen by :class:`_TimedConnector` (same task, no trace)."""
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What a URL means for a request: where to connect and what to send first."""
 
-
-class _TimedConnector(aiohttp.TCPConnector):
-    """A connector that notes when each hop's connection is up in the check's ``_Timing``.
-
-    Overriding the public ``connect`` instead of using a ``TraceConfig``: with a trace
-    configured, aiohttp builds and sends about eight trace events per request, which cost
-    more than a tenth of a plain-HTTP check's CPU. ``connect`` runs once per hop (also
-    per redirect) in the task that called ``check``, and with ``force_close`` it always
-    opens a new connection.
-    """
-
-    async def connect(
-        self,
-        req: aiohttp.ClientRequest,
-        traces: list[Any],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp passes it by name)
-    ) -> aiohttp.connector.Connection:
-        timing = _TIMING.get()
-        if timing is not None:
-            timing.phase = "connect"
-        connection = await super().connect(req, traces, timeout)
-        if timing is not None:
-            timing.connections += 1
-            if timing.connected is None:
-                timing.connected = time.perf_counter()
-            timing.phase = "response"
-        return connection
+    url: URL
+    method: str
+    host: str
+    port: int
+    tls: bool
+    tls_name: str
+    """The name for SNI and certificate verification."""
+    request_line_host: bytes
+    """The request line and the Host header, to which the other headers are added."""
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_url(url: str) -> URL:
-    return URL(url)
+def _target(url_text: str, method: str, server_name: str | None) -> _Target:
+    url = URL(url_text)
+    secure = url.scheme == "https"
+    host = url.raw_host or ""
+    port = url.port or (443 if secure else 80)
+    name = server_name or (f"[{host}]" if ":" in host else host)
+    default_port = 443 if secure else 80
+    host_header = name if url.explicit_port in (None, default_port) else f"{name}:{port}"
+    path = url.raw_path_qs or "/"
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host_header}\r\n"
+    return _Target(
+        url, method, host, port, secure, server_name or host, head.encode("ascii", "replace")
+    )
 
 
-@functools.lru_cache(maxsize=256)
-def _client_timeout(sock_connect: float, sock_read: float) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=None, sock_connect=sock_connect, sock_read=sock_read)
+@functools.lru_cache(maxsize=1024)
+def _request(target: _Target, headers: tuple[tuple[str, str], ...]) -> bytes:
+    """The whole request for ``target`` with the check's extra ``headers``."""
+    lines = [target.request_line_host]
+    given = {name.lower() for name, _ in headers}
+    for name, value in (("User-Agent", _USER_AGENT), ("Accept", "*/*")):
+        if name.lower() not in given:
+            lines.append(f"{name}: {value}\r\n".encode())
+    for name, value in headers:
+        if name.lower() not in ("host", "connection"):
+            lines.append(f"{name}: {value}\r\n".encode())
+    lines.append(b"Connection: close\r\n\r\n")
+    return b"".join(lines)
+
+
+@functools.lru_cache(maxsize=1024)
+def _not_after(der: bytes) -> datetime:
+    return tls.cert_not_after(der)
 
 
 class HttpProbe(Probe[HttpOptions]):
-    """HTTP(S) checks through one shared session; each check opens a new connection."""
+    """HTTP(S) checks, each over a new connection."""
 
     kind = "http"
     Options = HttpOptions
     concurrency = 100
 
-    def __init__(self, cert_cache_ttl: float = 3600.0) -> None:
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self) -> None:
         self._semaphore = asyncio.Semaphore(self.concurrency)
-        self._certs = tls.CertExpiryCache(ttl=cert_cache_ttl)
-
-    async def start(self) -> None:
-        """Open the shared session (idempotent)."""
-        if self._session is not None:
-            return
-        connector = _TimedConnector(
-            limit=self.concurrency, limit_per_host=0, force_close=True, ttl_dns_cache=60
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=False,
-            headers={"User-Agent": _USER_AGENT},
-            auto_decompress=True,
-        )
-
-    async def close(self) -> None:
-        """Close the shared session."""
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        self._resolver = Resolver()
 
     async def check(self, options: HttpOptions) -> Observation:
         """Fetch ``options.url`` once and judge the response."""
-        if self._session is None:
-            raise RuntimeError("HttpProbe.start() must be awaited before check()")
-        session = self._session
-        url = _parse_url(options.url)
-        ssl_arg: ssl.SSLContext | bool = (
+        context = (
             tls.client_context(options.verify_tls, options.ca_file)
-            if url.scheme == "https"
-            else True
+            if options.url.startswith("https")
+            else None
         )
         async with self._semaphore:
-            timing = _Timing(started=time.perf_counter())
-            deadline = asyncio.timeout(options.timeout)
-            token = _TIMING.set(timing)
+            timing = _Timing()
             try:
-                async with deadline:
-                    return await self._fetch(session, url, ssl_arg, options, timing)
-            except aiohttp.ServerTimeoutError as exc:
-                return Observation.down(_timeout_reason(exc, options))
+                async with asyncio.timeout(options.timeout):
+                    return await self._fetch(options, context, timing)
+            except HttpError as exc:
+                return Observation.down(str(exc))
             except TimeoutError:
                 return Observation.down(_deadline_reason(timing, options.timeout))
-            except aiohttp.ClientError as exc:
-                return Observation.down(_client_error_reason(exc, options))
-            except ssl.SSLError as exc:
-                return Observation.down(tls.describe_tls_error(exc))
-            except OSError as exc:
-                return Observation.down(f"connection failed: {safe_text(exc.strerror or exc, 80)}")
-            finally:
-                _TIMING.reset(token)
 
     async def _fetch(
-        self,
-        session: aiohttp.ClientSession,
-        url: URL,
-        ssl_arg: ssl.SSLContext | bool,
-        options: HttpOptions,
-        timing: _Timing,
+        self, options: HttpOptions, context: ssl.SSLContext | None, timing: _Timing
     ) -> Observation:
-        headers = dict(options.headers)
-        if options.server_name:
-            headers.setdefault("Host", _host_header(options.server_name, url))
-        request_timeout = _client_timeout(
-            options.connect_timeout or options.timeout, options.read_timeout or options.timeout
-        )
-        async with session.request(
-            options.method,
-            url,
-            headers=headers,
-            ssl=ssl_arg,
-            server_hostname=options.server_name if url.scheme == "https" else None,
-            allow_redirects=options.follow_redirects,
-            max_redirects=options.max_redirects,
-            timeout=request_timeout,
-        ) as response:
-            ttfb = time.perf_counter()
-            timing.phase = "body"
-            body, truncated = await _read_bounded(response, options.max_body_bytes)
-            latency_ms = (time.perf_counter() - timing.started) * 1000
-            values: dict[str, Value] = {
-                "http_status": response.status,
-                "bytes": len(body),
-                "body_truncated": truncated,
-                "redirects": len(response.history),
-                "ttfb_ms": round((ttfb - timing.started) * 1000, 2),
-            }
-            if timing.connected is not None:
-                values["connect_ms"] = round((timing.connected - timing.started) * 1000, 2)
-            verdict = _judge_response(response, body, truncated, options)
-        if verdict is None and url.scheme == "https":
-            timing.phase = "certificate"
-            remaining = _deadline_left(options.timeout, timing.started)
-            cert = await self._cert_check(url, options, remaining, values)
-            if cert is not None:
-                verdict = cert
+        headers = tuple(options.headers.items())
+        target = _target(options.url, options.method, options.server_name)
+        method = options.method
+        redirects = 0
+        while True:
+            head, body, truncated, der = await self._exchange(
+                target, headers, context, options, timing
+            )
+            location = head.headers.get("location")
+            if not (options.follow_redirects and head.status in _REDIRECTS and location):
+                break
+            if redirects == options.max_redirects:
+                raise HttpError(f"redirect loop: more than {options.max_redirects} redirects")
+            redirects += 1
+            if method != "HEAD" and (
+                head.status == 303 or (head.status in (301, 302) and method == "POST")
+            ):
+                method = "GET"
+            target = _redirect_target(target, location, method, options)
+            if target.tls and context is None:
+                context = tls.client_context(options.verify_tls, options.ca_file)
+        latency_ms = (time.perf_counter() - timing.started) * 1000
+        values: dict[str, Value] = {
+            "http_status": head.status,
+            "bytes": len(body),
+            "body_truncated": truncated,
+            "redirects": redirects,
+            "ttfb_ms": round((head.at - timing.started) * 1000, 2),
+        }
+        if timing.connected is not None:
+            values["connect_ms"] = round((timing.connected - timing.started) * 1000, 2)
+        verdict = _judge_response(head, body, truncated, options)
+        if verdict is None and der:
+            verdict = _certificate_verdict(der, options, values)
         if verdict is not None and verdict[0] is Status.DOWN:
             return Observation(Status.DOWN, verdict[1], latency_ms, values)
         reasons = [verdict[1]] if verdict is not None else []
@@ -284,52 +255,65 @@ class HttpProbe(Probe[HttpOptions]):
             reasons.insert(0, f"slow: {latency_ms:.0f} ms > {options.max_latency_ms:.0f} ms")
         if reasons:
             return Observation(Status.DEGRADED, "; ".join(reasons), latency_ms, values)
-        return Observation(Status.OK, f"HTTP {response.status}", latency_ms, values)
+        return Observation(Status.OK, f"HTTP {head.status}", latency_ms, values)
 
-    async def _cert_check(
-        self, url: URL, options: HttpOptions, remaining: float, values: dict[str, Value]
-    ) -> tuple[Status, str] | None:
-        host = url.raw_host or ""
-        port = url.port or 443
-        not_after = await self._certs.not_after(
-            host, port, options.server_name, handshake_timeout=max(remaining, 0.05)
+    async def _exchange(
+        self,
+        target: _Target,
+        headers: tuple[tuple[str, str], ...],
+        context: ssl.SSLContext | None,
+        options: HttpOptions,
+        timing: _Timing,
+    ) -> tuple[Head, bytes, bool, bytes | None]:
+        """One request on one new connection: head, body, truncation, peer certificate."""
+        timing.phase = "connect"
+        addresses = await self._resolver.resolve(target.host, target.port)
+        connection = await Connection.open(
+            addresses,
+            context if target.tls else None,
+            target.tls_name,
+            options.connect_timeout,
+            options.read_timeout,
         )
-        if not_after is None:
-            return None
-        days = tls.days_left(not_after)
-        values["cert_days_left"] = days
-        verdict = tls.expiry_verdict(days, options.cert_warn_days)
-        if verdict is None:
-            return None
-        return (Status.DOWN if verdict[0] == "down" else Status.DEGRADED, verdict[1])
+        try:
+            if timing.connected is None:
+                timing.connected = time.perf_counter()
+            timing.phase = "response"
+            await connection.send(_request(target, headers))
+            head = await connection.read_head()
+            timing.phase = "body"
+            body, truncated = await connection.read_body(
+                head, target.method, options.max_body_bytes
+            )
+            return head, body, truncated, connection.peer_certificate()
+        finally:
+            connection.close()
 
 
-def _deadline_left(timeout: float, started: float) -> float:
-    """Seconds left of a ``timeout`` that began at ``started`` (perf_counter)."""
-    return timeout - (time.perf_counter() - started)
+def _redirect_target(target: _Target, location: str, method: str, options: HttpOptions) -> _Target:
+    try:
+        url = target.url.join(URL(location))
+    except ValueError as exc:
+        raise HttpError(f"bad redirect Location {safe_text(location, 80)!r}") from exc
+    if url.scheme not in ("http", "https") or not url.raw_host:
+        raise HttpError(f"redirect to unsupported URL {safe_text(location, 80)!r}")
+    same_host = url.raw_host == target.host
+    return _target(str(url), method, options.server_name if same_host else None)
 
 
-def _host_header(server_name: str, url: URL) -> str:
-    default_port = 443 if url.scheme == "https" else 80
-    port = url.explicit_port
-    return server_name if port in (None, default_port) else f"{server_name}:{port}"
+def _certificate_verdict(
+    der: bytes, options: HttpOptions, values: dict[str, Value]
+) -> tuple[Status, str] | None:
+    days = tls.days_left(_not_after(der))
+    values["cert_days_left"] = days
+    verdict = tls.expiry_verdict(days, options.cert_warn_days)
+    if verdict is None:
+        return None
+    return (Status.DOWN if verdict[0] == "down" else Status.DEGRADED, verdict[1])
 
 
-async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """Up to ``limit`` body bytes and whether more were left unread."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await response.content.read(min(65536, limit - size))
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), not response.content.at_eof()
-
-
-def _decode(response: aiohttp.ClientResponse, body: bytes) -> str:
-    charset = response.charset or "utf-8"
+def _decode(head: Head, body: bytes) -> str:
+    charset = head.charset or "utf-8"
     try:
         return body.decode(charset, errors="replace")
     except LookupError:
@@ -337,25 +321,25 @@ def _decode(response: aiohttp.ClientResponse, body: bytes) -> str:
 
 
 def _judge_response(
-    response: aiohttp.ClientResponse, body: bytes, truncated: bool, options: HttpOptions
+    head: Head, body: bytes, truncated: bool, options: HttpOptions
 ) -> tuple[Status, str] | None:
     """A DOWN verdict for the status line or body, or ``None`` if they pass."""
-    status = response.status
+    status = head.status
     if status not in options.expect_status:
         reason = f"HTTP {status}"
         if 300 <= status < 400 and not options.follow_redirects:
-            location = response.headers.get("Location")
+            location = head.headers.get("location")
             if location:
                 reason += f" → {safe_text(location, 100)}"
         return Status.DOWN, reason
     cut = f" (first {format_bytes(len(body))} read)" if truncated else ""
     text: str | None = None
     if options.body_contains is not None:
-        text = _decode(response, body)
+        text = _decode(head, body)
         if options.body_contains not in text:
             return Status.DOWN, f"body lacks {safe_text(options.body_contains, 60)!r}{cut}"
     if options.body_regex is not None:
-        text = text if text is not None else _decode(response, body)
+        text = text if text is not None else _decode(head, body)
         if re.search(options.body_regex, text) is None:
             return Status.DOWN, f"body does not match /{safe_text(options.body_regex, 60)}/{cut}"
     if options.json_path is not None:
@@ -404,39 +388,4 @@ def _deadline_reason(timing: _Timing, timeout: float) -> str:
         return f"connect timeout after {after}"
     if timing.phase == "response":
         return f"no response within {after}"
-    if timing.phase == "certificate":
-        return f"certificate check not complete within {after}"
     return f"body not complete within {after}"
-
-
-def _timeout_reason(exc: BaseException, options: HttpOptions) -> str:
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return f"connect timeout after {format_seconds(options.connect_timeout or options.timeout)}"
-    if isinstance(exc, aiohttp.SocketTimeoutError):
-        return f"read timeout after {format_seconds(options.read_timeout or options.timeout)}"
-    return f"timeout after {format_seconds(options.timeout)}"
-
-
-def _client_error_reason(exc: aiohttp.ClientError, options: HttpOptions) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return tls.describe_tls_error(exc.certificate_error)
-    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
-        inner = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
-        return tls.describe_tls_error(inner)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return f"cannot resolve {safe_text(exc.host, 80)}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return describe_os_error(exc.os_error)
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        return f"redirect loop: more than {options.max_redirects} redirects"
-    if isinstance(exc, aiohttp.InvalidURL):
-        return f"bad URL {safe_text(exc.url, 80)}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server closed the connection without a response"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"broken body: {safe_text(exc, 80)}"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"invalid HTTP response: {safe_text(exc.message, 80)}"
-    if isinstance(exc, aiohttp.ClientOSError):
-        return f"connection failed: {safe_text(exc.strerror or exc, 80)}"
-    return f"HTTP client error: {type(exc).__name__}: {safe_text(exc, 80)}"

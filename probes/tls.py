@@ -1,24 +1,12 @@
 """Certificate helpers shared by the probes that speak TLS (http, smtp).
 
-Three things live here:
-
 - :func:`client_context` builds (and caches) the ``ssl.SSLContext`` a probe verifies with,
   turning an unreadable ``ca_file`` into a :class:`ProbeSetupError`.
 - :func:`describe_tls_error` turns ``ssl`` exceptions into short reasons such as
   "TLS: certificate verify failed (certificate has expired)".
-- :class:`CertExpiryCache` reads a server's certificate expiry with a separate TLS
-  handshake, at most once per ``ttl`` seconds per endpoint.
-
-Why a separate handshake for HTTPS: aiohttp buffers small bodies and releases the
-connection before ``session.get()`` yields, so ``response.connection`` is already ``None``
-and the peer certificate is gone (NOTES-libraries A6.5). Reaching into private attributes
-or subclassing the connector's private ``_wrap_create_connection`` would break on the next
-aiohttp release. A certificate changes rarely, so one extra handshake per endpoint per
-hour is cheap, and it uses only the public ``asyncio``/``ssl`` API. The handshake does not
-verify: the HTTP request itself already verified the chain and the name, and reading the
-DER form works even for ``verify_tls: false`` targets whose expiry we still want to know.
-SMTP does not need the cache: its STARTTLS upgrade is done by hand, so the probe reads the
-certificate straight from its own connection with :func:`cert_not_after`.
+- :func:`cert_not_after`, :func:`days_left` and :func:`expiry_verdict` judge the
+  certificate each probe reads from its own connection (the DER form, which is there
+  even when ``verify_tls`` is off).
 """
 
 from __future__ import annotations
@@ -27,8 +15,6 @@ import asyncio
 import functools
 import os
 import ssl
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -112,76 +98,6 @@ def describe_tls_error(exc: BaseException) -> str:
         detail = exc.reason or exc.strerror or str(exc)
         return f"TLS: handshake failed ({safe_text(detail, 120)})"
     return f"TLS: handshake failed ({safe_text(exc, 120)})"
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    not_after: datetime | None
-    fetched: float
-
-
-class CertExpiryCache:
-    """Certificate expiry per ``(host, port, server_name)``, refreshed every ``ttl`` s.
-
-    A failed fetch is remembered for ``retry_after`` seconds so a flapping endpoint does
-    not cost a handshake per check. Concurrent checks of one endpoint share one fetch.
-    """
-
-    def __init__(self, ttl: float = 3600.0, retry_after: float = 300.0) -> None:
-        self.ttl = ttl
-        self.retry_after = retry_after
-        self._entries: dict[tuple[str, int, str | None], _Entry] = {}
-        self._locks: dict[tuple[str, int, str | None], asyncio.Lock] = {}
-
-    async def not_after(
-        self, host: str, port: int, server_name: str | None, handshake_timeout: float
-    ) -> datetime | None:
-        """The endpoint's certificate expiry, or ``None`` if it could not be read."""
-        key = (host, port, server_name)
-        entry = self._fresh(key)
-        if entry is not None:
-            return entry.not_after
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            entry = self._fresh(key)
-            if entry is None:
-                value = await fetch_not_after(host, port, server_name, handshake_timeout)
-                entry = _Entry(value, time.monotonic())
-                self._entries[key] = entry
-            return entry.not_after
-
-    def _fresh(self, key: tuple[str, int, str | None]) -> _Entry | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        age = time.monotonic() - entry.fetched
-        limit = self.ttl if entry.not_after is not None else self.retry_after
-        return entry if age < limit else None
-
-
-async def fetch_not_after(
-    host: str, port: int, server_name: str | None, handshake_timeout: float
-) -> datetime | None:
-    """Handshake with ``host:port`` (SNI ``server_name`` or ``host``) and read the expiry.
-
-    Returns ``None`` when the handshake fails or times out: the caller's own request
-    reports what is wrong with the endpoint; this is only a measurement.
-    """
-    ctx = client_context(verify=False, ca_file=None)
-    writer: asyncio.StreamWriter | None = None
-    try:
-        async with asyncio.timeout(handshake_timeout):
-            _, writer = await asyncio.open_connection(
-                host, port, ssl=ctx, server_hostname=server_name or host
-            )
-            ssl_object = writer.get_extra_info("ssl_object")
-            der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-            return cert_not_after(der) if der else None
-    except (OSError, TimeoutError, ValueError):
-        return None
-    finally:
-        if writer is not None:
-            await close_writer(writer)
 
 
 async def close_writer(writer: asyncio.StreamWriter, grace: float = 1.0) -> None:

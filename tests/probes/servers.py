@@ -332,8 +332,11 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 
 @contextlib.asynccontextmanager
-async def raw_server(handler: Handler) -> AsyncIterator[int]:
-    """A TCP server on 127.0.0.1:0 running ``handler`` per connection; yields its port.
+async def raw_server(
+    handler: Handler, tls: ssl.SSLContext | None = None, port: int = 0
+) -> AsyncIterator[int]:
+    """A TCP server on 127.0.0.1 (``port``, default any) running ``handler`` per connection,
+    over TLS with ``tls``; yields its port.
 
     Connections are closed and handlers cancelled on exit, so a handler may simply
     sleep forever (a server that never answers).
@@ -353,7 +356,7 @@ async def raw_server(handler: Handler) -> AsyncIterator[int]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(serve, LOOPBACK, 0)
+    server = await asyncio.start_server(serve, LOOPBACK, port, ssl=tls)
     try:
         yield int(server.sockets[0].getsockname()[1])
     finally:

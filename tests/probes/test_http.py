@@ -370,11 +370,6 @@ async def test_many_concurrent_checks_each_get_a_fresh_connection(
     assert all(isinstance(obs.values["connect_ms"], float) for obs in results)
 
 
-async def test_check_before_start_is_a_bug() -> None:
-    with pytest.raises(RuntimeError, match="start"):
-        await HttpProbe().check(HttpOptions(url="http://127.0.0.1:1/"))
-
-
 @pytest.mark.parametrize(
     "bad",
     [
@@ -383,41 +378,13 @@ async def test_check_before_start_is_a_bug() -> None:
         {"url": "http://127.0.0.1/", "body_regex": "("},
         {"url": "http://127.0.0.1/", "method": "GE T"},
         {"url": "http://127.0.0.1/", "surprise": 1},
+        {"url": "http://127.0.0.1/", "headers": {"X-A": "1\r\nX-Injected: 1"}},
+        {"url": "http://127.0.0.1/", "headers": {"Bad Name": "1"}},
     ],
 )
 def test_invalid_options(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         HttpOptions.model_validate(bad)
-
-
-async def test_certificate_expiry_is_cached(pki: servers.TestPki) -> None:
-    handshakes = 0
-
-    async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal handshakes
-        handshakes += 1
-        await reader.read(1)
-
-    context = pki.server_context(pki.near_expiry)
-    server = await asyncio.start_server(count, servers.LOOPBACK, 0, ssl=context)
-    port = int(server.sockets[0].getsockname()[1])
-    try:
-        cache = tls.CertExpiryCache(ttl=3600)
-        first = await cache.not_after(servers.LOOPBACK, port, None, handshake_timeout=2)
-        second = await cache.not_after(servers.LOOPBACK, port, None, handshake_timeout=2)
-    finally:
-        server.close()
-        await server.wait_closed()
-    assert first is not None
-    assert first == second
-    assert 4 <= tls.days_left(first) <= 5
-    assert handshakes == 1
-
-
-async def test_certificate_fetch_failure_is_none() -> None:
-    cache = tls.CertExpiryCache()
-    port = servers.closed_port()
-    assert await cache.not_after(servers.LOOPBACK, port, None, handshake_timeout=1) is None
 
 
 def test_describe_tls_error() -> None:
