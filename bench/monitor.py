@@ -56,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window")
     parser.add_argument("--procs", type=int, default=1, help="monitor processes")
     parser.add_argument("--addresses", type=int, default=20, help="target addresses")
+    parser.add_argument("--profile", metavar="DIR", help="write cProfile stats of each process")
 
 
 def make_specs(checks: int, interval: float, block: int, addresses: int, ca: str) -> list[Any]:
@@ -112,8 +113,17 @@ async def _work(config: dict[str, Any]) -> dict[str, Any]:
         stop = asyncio.Event()
         task = asyncio.create_task(monitor.run(stop))
         await asyncio.sleep(WARMUP_S)
+        profiler = None
+        if config.get("profile"):
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
         f0, c0, t0, w0 = monitor.fires, cpu_self(), time.perf_counter(), time.time()
         await asyncio.sleep(config["seconds"])
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(Path(config["profile"]) / f"monitor-{config['shard']}.prof")
         result = {
             "fires": monitor.fires - f0,
             "cpu": cpu_self() - c0,
@@ -199,7 +209,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             Store(db, housekeeping=False).close()  # the schema, before writers race for it
             base = {"checks": args.checks, "interval": args.interval, "seconds": args.seconds,
                     "block": block, "addresses": addresses, "ca": str(Path(d) / "ca.pem"),
-                    "db": str(db), "procs": args.procs}  # fmt: skip
+                    "db": str(db), "procs": args.procs, "profile": args.profile}  # fmt: skip
             procs = [
                 subprocess.Popen(
                     [

@@ -19,6 +19,7 @@ import asyncio
 import functools
 import json
 import re
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ from probes.base import (
     format_seconds,
     safe_text,
 )
-from probes.http_client import Connection, Head, HttpError, Resolver
+from probes.http_client import Connection, Head, HttpError
+from probes.resolve import Resolver
 
 _USER_AGENT = "thongsuot-health-check/0.1"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -267,7 +269,10 @@ class HttpProbe(Probe[HttpOptions]):
     ) -> tuple[Head, bytes, bool, bytes | None]:
         """One request on one new connection: head, body, truncation, peer certificate."""
         timing.phase = "connect"
-        addresses = await self._resolver.resolve(target.host, target.port)
+        try:
+            addresses = await self._resolver.resolve(target.host, target.port)
+        except socket.gaierror as exc:
+            raise HttpError(f"cannot resolve {safe_text(target.host, 80)}") from exc
         connection = await Connection.open(
             addresses,
             context if target.tls else None,

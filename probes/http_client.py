@@ -22,18 +22,16 @@ Every failure is an :class:`HttpError` whose message is the reason a check shows
 from __future__ import annotations
 
 import asyncio
-import functools
-import ipaddress
 import re
 import socket
 import ssl
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 from probes import tls
 from probes.base import describe_os_error, format_seconds, safe_text
+from probes.resolve import Address
 
 MAX_HEAD = 64 * 1024
 """Largest header section accepted, status line included."""
@@ -43,9 +41,6 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?:[ \t][^\r\n]*)?\r?")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _NO_BODY = frozenset((204, 304))
-
-Address = tuple[Any, ...]
-"""A socket address as ``getaddrinfo`` gives it (IPv6 ones carry flow info and scope)."""
 
 
 class HttpError(Exception):
@@ -75,48 +70,6 @@ class Head:
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
-
-
-@functools.lru_cache(maxsize=4096)
-def _literal_family(host: str) -> int | None:
-    """The address family of an IP literal, or ``None`` for a name."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
-
-
-class Resolver:
-    """Host names to socket addresses through the loop's resolver, cached for ``ttl`` s.
-
-    IP literals never reach the resolver. A failed lookup is not cached: the next check
-    asks again, and says "cannot resolve" again if it still fails.
-    """
-
-    def __init__(self, ttl: float = 60.0) -> None:
-        self.ttl = ttl
-        self._cache: dict[tuple[str, int], tuple[float, list[tuple[int, Address]]]] = {}
-
-    async def resolve(self, host: str, port: int) -> list[tuple[int, Address]]:
-        """(family, address) pairs for ``host:port``, in the resolver's order."""
-        family = _literal_family(host)
-        if family is not None:
-            return [(family, (host, port))]
-        now = time.monotonic()
-        cached = self._cache.get((host, port))
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise HttpError(f"cannot resolve {safe_text(host, 80)}") from exc
-        addresses = [(int(info[0]), info[4]) for info in infos]
-        if not addresses:
-            raise HttpError(f"cannot resolve {safe_text(host, 80)}")
-        self._cache[(host, port)] = (now + self.ttl, addresses)
-        return addresses
 
 
 class Connection:

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import ipaddress
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -28,6 +29,7 @@ from probes.base import (
     format_seconds,
     safe_text,
 )
+from probes.resolve import Resolver
 
 T1 = 0.5
 """RFC 3261 round-trip estimate: the first UDP retransmission interval."""
@@ -37,6 +39,7 @@ MAX_HEADER_BYTES = 16 * 1024
 """A response whose header section is larger than this is malformed for our purposes."""
 MAX_BODY_BYTES = 64 * 1024
 MAX_DATAGRAM_BYTES = 65_535
+_UDP = socket.SOCK_DGRAM
 
 COMPACT_HEADERS = {
     "i": "call-id",
@@ -155,22 +158,14 @@ def _matches(response: SipResponse, request: _Request) -> bool:
     )
 
 
-class _UdpClient(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.datagrams: asyncio.Queue[bytes | Exception] = asyncio.Queue()
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.datagrams.put_nowait(data[:MAX_DATAGRAM_BYTES])
-
-    def error_received(self, exc: Exception) -> None:
-        self.datagrams.put_nowait(exc)
-
-
 class SipProbe(Probe[SipOptions]):
     """OPTIONS ping; a final response in ``expect_status`` is OK."""
 
     kind = "sip"
     Options = SipOptions
+
+    def __init__(self) -> None:
+        self._resolver = Resolver()
 
     async def check(self, options: SipOptions) -> Observation:
         """Send OPTIONS and wait for the matching final response, within the deadline."""
@@ -190,6 +185,8 @@ class SipProbe(Probe[SipOptions]):
             return Observation.down("connection refused")
         except SipProtocolError as exc:
             return Observation.down(str(exc))
+        except socket.gaierror:
+            return Observation.down(f"cannot resolve {safe_text(options.host, 80)}")
         except OSError as exc:
             return Observation.down(describe_os_error(exc))
         latency_ms = (time.perf_counter() - started) * 1000
@@ -204,31 +201,32 @@ class SipProbe(Probe[SipOptions]):
         return Observation(Status.DOWN, reason, latency_ms, values)
 
     async def _over_udp(self, options: SipOptions, state: _Progress) -> SipResponse:
+        # A plain connected socket rather than a datagram transport (a third of the
+        # check's CPU): connected, so an ICMP port-unreachable comes back from recv as
+        # ConnectionRefusedError, and only the server's datagrams are delivered.
         loop = asyncio.get_running_loop()
-        transport, client = await loop.create_datagram_endpoint(
-            _UdpClient, remote_addr=(options.host, options.port)
-        )
-        try:
-            local_host, local_port = transport.get_extra_info("sockname")[:2]
+        family, address = (await self._resolver.resolve(options.host, options.port, _UDP))[0]
+        with socket.socket(family, _UDP) as sock:
+            sock.setblocking(False)
+            sock.connect(address)
+            local_host, local_port = sock.getsockname()[:2]
             request = build_options(options, local_host, local_port, "udp")
             interval = T1
             next_send = loop.time()
             while True:
                 if loop.time() >= next_send:
-                    transport.sendto(request.data)
+                    sock.send(request.data)
                     state.sent += 1
                     next_send = loop.time() + interval
                     # After a provisional response, RFC 3261 retransmits at T2.
                     interval = T2 if state.provisional else min(interval * 2, T2)
                 try:
                     async with asyncio.timeout(max(next_send - loop.time(), 0)):
-                        item = await client.datagrams.get()
+                        data = await loop.sock_recv(sock, MAX_DATAGRAM_BYTES)
                 except TimeoutError:
                     continue
-                if isinstance(item, Exception):
-                    raise item
                 try:
-                    head = item.split(b"\r\n\r\n", 1)[0]
+                    head = data.split(b"\r\n\r\n", 1)[0]
                     if len(head) > MAX_HEADER_BYTES:
                         raise SipProtocolError(
                             f"SIP response header larger than {MAX_HEADER_BYTES // 1024} KiB"
@@ -243,8 +241,6 @@ class SipProbe(Probe[SipOptions]):
                     state.provisional = response.status
                     continue
                 return response
-        finally:
-            transport.close()
 
     async def _over_tcp(self, options: SipOptions, state: _Progress) -> SipResponse:
         state.stage = "connect timeout"
