@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import secrets
 import socket
 import time
@@ -29,7 +28,7 @@ from probes.base import (
     format_seconds,
     safe_text,
 )
-from probes.resolve import Resolver
+from probes.resolve import Resolver, literal_family
 
 T1 = 0.5
 """RFC 3261 round-trip estimate: the first UDP retransmission interval."""
@@ -117,10 +116,7 @@ class _Request:
 
 
 def _uri_host(host: str) -> str:
-    try:
-        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
-    except ValueError:
-        return host
+    return f"[{host}]" if literal_family(host) == socket.AF_INET6 else host
 
 
 def build_options(
