@@ -16,7 +16,8 @@ check: setup
 	.venv/bin/lint-imports
 	.venv/bin/mypy
 
-bench: setup
+bench:
+	@scripts/setup --bench
 	.venv/bin/python -m bench
 
 clean:
