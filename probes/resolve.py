@@ -14,22 +14,28 @@ import socket
 import time
 from typing import Any
 
+_INET = (socket.AF_INET, socket.AF_INET6)
+
 Address = tuple[Any, ...]
 """A socket address as ``getaddrinfo`` gives it (IPv6 ones carry flow info and scope)."""
 
 
 @functools.lru_cache(maxsize=4096)
-def literal_family(host: str) -> int | None:
-    """The address family of an IP literal, or ``None`` for a name."""
+def literal(host: str) -> tuple[int, str] | None:
+    """An IP literal's address family and canonical text (as ``recvfrom`` reports it),
+    or ``None`` for a name."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         return None
-    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    return (socket.AF_INET6 if address.version == 6 else socket.AF_INET), str(address)
 
 
 class Resolver:
-    """``(family, address)`` pairs for a host and port, cached per ``(host, port, type)``."""
+    """``(family, address)`` pairs for a host and port, cached per ``(host, port, type)``.
+
+    Only IPv4 and IPv6 addresses are returned.
+    """
 
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
@@ -42,9 +48,9 @@ class Resolver:
 
         Raises ``socket.gaierror`` when the name does not resolve (or is not a valid name).
         """
-        family = literal_family(host)
-        if family is not None:
-            return [(family, (host, port))]
+        known = literal(host)
+        if known is not None:
+            return [(known[0], (known[1], port))]
         key = (host, port, kind)
         now = time.monotonic()
         cached = self._cache.get(key)
@@ -54,7 +60,11 @@ class Resolver:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=kind)
         except UnicodeError as exc:
             raise socket.gaierror(socket.EAI_NONAME, f"invalid name: {exc}") from exc
-        addresses = [(int(info[0]), info[4]) for info in infos]
+        addresses = [
+            (int(info[0]), info[4])
+            for info in infos
+            if info[0] in (socket.AF_INET, socket.AF_INET6)
+        ]
         if not addresses:
             raise socket.gaierror(socket.EAI_NONAME, "no addresses")
         self._cache[key] = (now + self.ttl, addresses)

@@ -28,7 +28,7 @@ from probes.base import (
     format_seconds,
     safe_text,
 )
-from probes.resolve import Resolver, literal_family
+from probes.resolve import Resolver, literal
 
 T1 = 0.5
 """RFC 3261 round-trip estimate: the first UDP retransmission interval."""
@@ -116,7 +116,8 @@ class _Request:
 
 
 def _uri_host(host: str) -> str:
-    return f"[{host}]" if literal_family(host) == socket.AF_INET6 else host
+    known = literal(host)
+    return f"[{host}]" if known is not None and known[0] == socket.AF_INET6 else host
 
 
 def build_options(

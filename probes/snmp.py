@@ -1,8 +1,13 @@
 """snmp probe: system facts, interface states and utilisation from an SNMP agent.
 
-One :class:`SnmpEngine` (one UDP socket) serves every check of a probe instance: a new
-engine per request costs about 160 times the CPU. OIDs are numeric and MIB lookup is off,
-because IF-MIB is not bundled with pysnmp and the work is wasted for a monitor.
+SNMP v1 and v2c go over one non-blocking UDP socket (per address family) shared by every
+check of a probe instance, with our own codec (:mod:`probes._ber`): pysnmp spent about
+2 ms of CPU per check on them. Answers are matched to requests by source address and
+port, request-id, version and community; anything else arriving on the socket, malformed
+or not, is dropped. SNMPv3 keeps pysnmp: one shared :class:`SnmpEngine`, created on the
+first v3 check (a new engine per request costs about 160 times the CPU), OIDs numeric and
+MIB lookup off. Both paths hand the judging code the same plain values
+(:data:`probes._ber.SnmpValue`).
 
 A check costs one GET for the system group. When interfaces are configured, the first
 check walks the needed ifTable/ifXTable columns with GETBULK to find their ifIndex; later
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import random
+import socket
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +42,6 @@ from pysnmp.hlapi.v3arch.asyncio import (
     USM_PRIV_CFB192_AES,
     USM_PRIV_CFB256_AES,
     USM_PRIV_NONE,
-    CommunityData,
     ContextData,
     ObjectIdentity,
     ObjectType,
@@ -48,8 +54,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind
 from pysnmp.proto.mpmod.rfc3412 import SnmpV3MessageProcessingModel
-from pysnmp.proto.rfc1905 import EndOfMibView
+from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
+from probes import _ber
+from probes._ber import NoValue, SnmpValue
 from probes.base import (
     Observation,
     Probe,
@@ -60,6 +68,7 @@ from probes.base import (
     format_seconds,
     safe_text,
 )
+from probes.resolve import Resolver
 
 Oid = tuple[int, ...]
 
@@ -98,8 +107,13 @@ IF_STATUS_NAMES = {
 MAX_REPETITIONS = 20
 MAX_BULK_REQUESTS = 200
 """A walk stops after this many GETBULKs, so a looping agent cannot hold a check."""
+MAX_NEXT_REQUESTS = MAX_BULK_REQUESTS * MAX_REPETITIONS
+"""The same bound for v1 walks, which get one row per GETNEXT."""
 MAX_IF_ROWS = 10_000
 MAX_CACHED_OIDS = 50_000
+MAX_DATAGRAM = 65535
+MAX_READS_PER_WAKEUP = 64
+"""Datagrams read from the shared socket before the event loop runs something else."""
 _CONTEXT = ContextData()
 MAX_CACHED_TARGETS = 10_000
 """Transport targets and credentials kept (one per distinct agent and settings)."""
@@ -134,10 +148,10 @@ class SnmpOptions(ProbeOptions):
 
     host: str
     port: int = Field(default=161, ge=1, le=65535)
-    version: Literal["2c", "3"] = "2c"
-    """``2c`` (community) or ``3`` (USM user; authPriv when ``priv_key`` is set)."""
+    version: Literal["1", "2c", "3"] = "2c"
+    """``2c`` or ``1`` (community), or ``3`` (USM user; authPriv when ``priv_key`` is set)."""
     community: str = "public"
-    """v2c community; write ``${NAME}`` to take it from the environment."""
+    """v1/v2c community; write ``${NAME}`` to take it from the environment."""
     user: str | None = None
     """v3 USM user name (required for version 3)."""
     auth_key: str | None = None
@@ -206,21 +220,46 @@ class _SnmpFailure(Exception):
         self.observation = observation
 
 
-def _as_int(value: Any) -> int | None:
+class _NoResponse(Exception):
+    """Every try of a v1/v2c request went unanswered."""
+
+
+class _BadResponse(Exception):
+    """The answer to a v1/v2c request could not be decoded."""
+
+
+def _plain(value: Any) -> SnmpValue:
+    """A pysnmp value as the fast path decodes it (see :data:`probes._ber.SnmpValue`)."""
+    if isinstance(value, EndOfMibView):
+        return NoValue.END_OF_MIB_VIEW
+    if isinstance(value, NoSuchInstance):
+        return NoValue.NO_SUCH_INSTANCE
+    if isinstance(value, NoSuchObject):
+        return NoValue.NO_SUCH_OBJECT
+    if isinstance(value, univ.Null):  # a subclass of OctetString in pyasn1
+        return NoValue.NULL
     if isinstance(value, univ.Integer) and value.hasValue():
         return int(value)
-    return None
-
-
-def _as_bytes(value: Any) -> bytes | None:
     if isinstance(value, univ.OctetString) and value.hasValue():
         return bytes(value.asOctets())
-    if isinstance(value, univ.Integer) and value.hasValue():
-        return str(int(value)).encode()
+    if isinstance(value, univ.ObjectIdentifier) and value.hasValue():
+        return tuple(value)
+    return NoValue.NULL
+
+
+def _as_int(value: SnmpValue | None) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _as_bytes(value: SnmpValue | None) -> bytes | None:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, int):
+        return str(value).encode()
     return None
 
 
-def _as_text(value: Any, limit: int) -> str | None:
+def _as_text(value: SnmpValue | None, limit: int) -> str | None:
     raw = _as_bytes(value)
     return None if raw is None else safe_text(raw, limit)
 
@@ -235,19 +274,201 @@ def _format_age(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
+@dataclass(slots=True, eq=False)
+class _Request:
+    """A v1/v2c request in flight: what it was sent as and what may answer it."""
+
+    future: asyncio.Future[_ber.Message]
+    sock: socket.socket
+    address: tuple[Any, ...]
+    peer: tuple[str, int]
+    version: int
+    community: bytes
+    wire: bytes
+    per_try: float
+    tries_left: int
+    timer: asyncio.TimerHandle | None = None
+
+
+class _CommunityClient:
+    """SNMP v1/v2c requests over one shared non-blocking UDP socket per address family.
+
+    The sockets are read with ``loop.add_reader`` (as ``probes.dns`` reads its UDP
+    answers with ``sock_recvfrom``), draining up to ``MAX_READS_PER_WAKEUP`` datagrams per
+    wakeup. A retransmission resends the same bytes (same request-id), so a late answer to
+    an earlier try is still taken.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sockets: dict[int, socket.socket] = {}
+        self._pending: dict[int, _Request] = {}
+
+    def _socket(self, family: int) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self.close()
+            self._loop = loop
+        sock = self._sockets.get(family)
+        if sock is None:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.setblocking(False)
+                sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))
+                loop.add_reader(sock.fileno(), self._readable, sock)
+            except BaseException:
+                sock.close()
+                raise
+            self._sockets[family] = sock
+        return sock
+
+    def close(self) -> None:
+        """Close the sockets; requests still in flight end as unanswered."""
+        for sock in self._sockets.values():
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._sockets.clear()
+        for request in list(self._pending.values()):
+            self._finish(request, _NoResponse())
+        self._pending.clear()
+
+    async def exchange(
+        self,
+        address: tuple[int, tuple[Any, ...]],
+        version: int,
+        community: bytes,
+        pdu_type: int,
+        oids: Sequence[Oid],
+        per_try: float,
+        tries: int,
+    ) -> _ber.Message:
+        """Send a request for ``oids`` and wait for its Response.
+
+        GETBULKs ask for ``MAX_REPETITIONS`` rows without non-repeaters.
+
+        Raises :class:`_NoResponse` after ``tries`` unanswered tries of ``per_try``
+        seconds, :class:`_BadResponse` for an undecodable answer, ``OSError`` when the
+        datagram cannot be sent.
+        """
+        family, sockaddr = address
+        sock = self._socket(family)
+        loop = asyncio.get_running_loop()
+        request_id = random.getrandbits(31)
+        while request_id in self._pending:
+            request_id = random.getrandbits(31)
+        wire = _ber.encode_request(
+            version, community, pdu_type, request_id, oids, 0, MAX_REPETITIONS
+        )
+        request = _Request(
+            loop.create_future(),
+            sock,
+            sockaddr,
+            (sockaddr[0], sockaddr[1]),
+            version,
+            community,
+            wire,
+            per_try,
+            tries - 1,
+        )
+        self._pending[request_id] = request
+        try:
+            self._send(request)
+            return await request.future
+        finally:
+            if self._pending.get(request_id) is request:
+                del self._pending[request_id]
+            if request.timer is not None:
+                request.timer.cancel()
+            if request.future.done() and not request.future.cancelled():
+                request.future.exception()  # retrieved: a cancelled check may never look
+            else:
+                request.future.cancel()
+
+    def _send(self, request: _Request) -> None:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            # A full send buffer loses the datagram like the network would; the next
+            # try covers it. Other errors (no route, …) are the check's answer.
+            request.sock.sendto(request.wire, request.address)
+        assert self._loop is not None
+        request.timer = self._loop.call_later(request.per_try, self._expired, request)
+
+    def _expired(self, request: _Request) -> None:
+        if request.future.done():
+            return
+        if request.tries_left <= 0:
+            request.future.set_exception(_NoResponse())
+            return
+        request.tries_left -= 1
+        try:
+            self._send(request)
+        except OSError as exc:
+            request.future.set_exception(exc)
+
+    @staticmethod
+    def _finish(request: _Request, error: BaseException) -> None:
+        if not request.future.done():
+            request.future.set_exception(error)
+
+    def _readable(self, sock: socket.socket) -> None:
+        for _ in range(MAX_READS_PER_WAKEUP):
+            try:
+                data, source = sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                # An ICMP error queued on the socket; it names no request, so it is
+                # left to the timeouts.
+                continue
+            self._received(data, source)
+
+    def _received(self, data: bytes, source: tuple[Any, ...]) -> None:
+        try:
+            message = _ber.decode_message(data)
+        except _ber.DecodeError as exc:
+            if exc.request_id is None:
+                return
+            request = self._pending.get(exc.request_id)
+            if request is not None and self._matches(request, source, exc.version, exc.community):
+                self._finish(request, _BadResponse(exc.reason))
+            return
+        request = self._pending.get(message.request_id)
+        if (
+            request is None
+            or message.pdu_type != _ber.RESPONSE
+            or not self._matches(request, source, message.version, message.community)
+            or request.future.done()
+        ):
+            return
+        request.future.set_result(message)
+
+    @staticmethod
+    def _matches(
+        request: _Request, source: tuple[Any, ...], version: int | None, community: bytes | None
+    ) -> bool:
+        return (
+            source[0] == request.peer[0]
+            and source[1] == request.peer[1]
+            and version == request.version
+            and community == request.community
+        )
+
+
 class SnmpProbe(Probe[SnmpOptions]):
-    """Checks an SNMP agent over one shared engine; remembers counters between checks."""
+    """Checks an SNMP agent over shared sockets; remembers counters between checks."""
 
     kind = "snmp"
     Options = SnmpOptions
 
     def __init__(self) -> None:
         self._engine: SnmpEngine | None = None
+        self._client = _CommunityClient()
+        self._resolver = Resolver(ttl=TARGET_TTL_S)
         self._agents: dict[tuple[str, int], _AgentState] = {}
         self._v3_users: dict[str, _V3Use] = {}
         self._object_types: dict[Oid, ObjectType] = {}
         self._targets: dict[tuple[str, int, float, int], tuple[Any, float]] = {}
-        self._auths: dict[tuple[Any, ...], CommunityData | UsmUserData] = {}
+        self._auths: dict[tuple[Any, ...], UsmUserData] = {}
 
     def _object_type(self, oid: Oid) -> ObjectType:
         """The request varbind for ``oid``, built once.
@@ -264,12 +485,12 @@ class SnmpProbe(Probe[SnmpOptions]):
         return found
 
     async def start(self) -> None:
-        """Create the shared engine (about 80 ms of CPU, once)."""
-        if self._engine is None:
-            self._engine = SnmpEngine()
+        """Nothing to do up front: sockets open on first use, the v3 engine on the first
+        v3 check (about 80 ms of CPU, once)."""
 
     async def close(self) -> None:
-        """Close the engine's socket."""
+        """Close the v1/v2c sockets and the v3 engine's socket."""
+        self._client.close()
         if self._engine is not None:
             self._engine.close_dispatcher()
             self._engine = None
@@ -318,7 +539,7 @@ class SnmpProbe(Probe[SnmpOptions]):
         state = self._agents.setdefault((options.host, options.port), _AgentState())
         wanted = list(dict.fromkeys(options.interfaces))
         cached = [state.if_index.get(name) for name in wanted]
-        rows_by_name: dict[str, dict[Oid, Any]] | None = None
+        rows_by_name: dict[str, dict[Oid, SnmpValue | None]] | None = None
 
         oids = list(SYSTEM_OIDS)
         if wanted and None not in cached:
@@ -386,12 +607,12 @@ class SnmpProbe(Probe[SnmpOptions]):
         return abs(uptime - after_wrap) > max(WRAP_SLACK_TICKS, elapsed / 10)
 
     @staticmethod
-    def _row_matches(row: dict[Oid, Any], name: str) -> bool:
+    def _row_matches(row: dict[Oid, SnmpValue | None], name: str) -> bool:
         return name in (_decode(row.get(IF_NAME)), _decode(row.get(IF_DESCR)))
 
     async def _find_interfaces(
         self, options: SnmpOptions, target: Any, state: _AgentState, wanted: list[str]
-    ) -> dict[str, dict[Oid, Any]]:
+    ) -> dict[str, dict[Oid, SnmpValue | None]]:
         table = await self._walk(options, target, IF_COLUMNS)
         by_name: dict[str, int] = {}
         by_descr: dict[str, int] = {}
@@ -401,7 +622,7 @@ class SnmpProbe(Probe[SnmpOptions]):
             if (descr := _decode(table[IF_DESCR].get(index))) is not None:
                 by_descr.setdefault(descr, index)
         state.if_index.clear()
-        rows: dict[str, dict[Oid, Any]] = {}
+        rows: dict[str, dict[Oid, SnmpValue | None]] = {}
         for name in wanted:
             found = by_name.get(name, by_descr.get(name))
             if found is None:
@@ -415,7 +636,7 @@ class SnmpProbe(Probe[SnmpOptions]):
         options: SnmpOptions,
         state: _AgentState,
         name: str,
-        row: dict[Oid, Any],
+        row: dict[Oid, SnmpValue | None],
         now: float,
         values: dict[str, Value],
     ) -> list[tuple[Status, str]]:
@@ -462,7 +683,12 @@ class SnmpProbe(Probe[SnmpOptions]):
                 )
         return problems
 
-    async def _get(self, options: SnmpOptions, target: Any, oids: Sequence[Oid]) -> dict[Oid, Any]:
+    async def _get(
+        self, options: SnmpOptions, target: Any, oids: Sequence[Oid]
+    ) -> dict[Oid, SnmpValue]:
+        if options.version != "3":
+            answer = await self._exchange(options, target, _ber.GET_REQUEST, oids)
+            return dict(answer)
         engine = self._require_engine()
         try:
             ei, es, ix, var_binds = await get_cmd(
@@ -476,45 +702,55 @@ class SnmpProbe(Probe[SnmpOptions]):
         except PySnmpError as exc:
             raise _SnmpFailure(Observation.down(f"SNMP error: {safe_text(exc, 120)}")) from exc
         self._raise_for_error(options, ei, es, ix, oids)
-        return {tuple(oid): value for oid, value in var_binds}
+        return {tuple(oid): _plain(value) for oid, value in var_binds}
+
+    async def _next(
+        self, options: SnmpOptions, target: Any, oids: Sequence[Oid]
+    ) -> list[tuple[Oid, SnmpValue]]:
+        """The rows after ``oids``: GETBULK (v2c, v3), one GETNEXT (v1)."""
+        if options.version == "1":
+            return await self._exchange(options, target, _ber.GET_NEXT_REQUEST, oids)
+        if options.version == "2c":
+            return await self._exchange(options, target, _ber.GET_BULK_REQUEST, oids)
+        engine = self._require_engine()
+        try:
+            ei, es, ix, var_binds = await bulk_cmd(
+                engine,
+                self._auth(options),
+                target,
+                _CONTEXT,
+                0,
+                MAX_REPETITIONS,
+                *(self._object_type(oid) for oid in oids),
+                lookupMib=False,
+            )
+        except PySnmpError as exc:
+            raise _SnmpFailure(Observation.down(f"SNMP error: {safe_text(exc, 120)}")) from exc
+        self._raise_for_error(options, ei, es, ix, oids)
+        return [(tuple(oid), _plain(value)) for oid, value in var_binds]
 
     async def _walk(
         self, options: SnmpOptions, target: Any, columns: Iterable[Oid]
-    ) -> dict[Oid, dict[int, Any]]:
-        """Walk table columns side by side with GETBULK, each up to its own end."""
-        engine = self._require_engine()
-        table: dict[Oid, dict[int, Any]] = {column: {} for column in columns}
+    ) -> dict[Oid, dict[int, SnmpValue]]:
+        """Walk table columns side by side, each up to its own end."""
+        table: dict[Oid, dict[int, SnmpValue]] = {column: {} for column in columns}
         cursor: dict[Oid, Oid] = {column: column for column in table}
         active = list(table)
-        for _ in range(MAX_BULK_REQUESTS):
+        limit = MAX_NEXT_REQUESTS if options.version == "1" else MAX_BULK_REQUESTS
+        for _ in range(limit):
             if not active:
                 break
-            request = [cursor[column] for column in active]
-            try:
-                ei, es, ix, var_binds = await bulk_cmd(
-                    engine,
-                    self._auth(options),
-                    target,
-                    _CONTEXT,
-                    0,
-                    MAX_REPETITIONS,
-                    *(self._object_type(oid) for oid in request),
-                    lookupMib=False,
-                )
-            except PySnmpError as exc:
-                raise _SnmpFailure(Observation.down(f"SNMP error: {safe_text(exc, 120)}")) from exc
-            self._raise_for_error(options, ei, es, ix, request)
+            var_binds = await self._next(options, target, [cursor[column] for column in active])
             if not var_binds:
                 break
             finished: set[Oid] = set()
             # GETBULK answers row by row: column 0, column 1, …, column 0, column 1, …
-            for position, (oid_object, value) in enumerate(var_binds):
+            for position, (oid, value) in enumerate(var_binds):
                 column = active[position % len(active)]
                 if column in finished:
                     continue
-                oid = tuple(oid_object)
                 if (
-                    isinstance(value, EndOfMibView)
+                    value is NoValue.END_OF_MIB_VIEW
                     or len(oid) != len(column) + 1
                     or oid[: len(column)] != column
                     or oid <= cursor[column]
@@ -526,6 +762,67 @@ class SnmpProbe(Probe[SnmpOptions]):
                 cursor[column] = oid
             active = [column for column in active if column not in finished]
         return table
+
+    async def _exchange(
+        self, options: SnmpOptions, target: Any, pdu_type: int, oids: Sequence[Oid]
+    ) -> list[tuple[Oid, SnmpValue]]:
+        """One v1/v2c request over the shared socket; errors become ``_SnmpFailure``.
+
+        SNMPv1 answers a GET or GETNEXT with noSuchName for the whole PDU when one OID
+        has no value (or no successor): that OID is answered with noSuchObject (GET) or
+        endOfMibView (GETNEXT) and the others are asked again, as SNMPv2 would answer.
+        """
+        version = _ber.VERSION_1 if options.version == "1" else _ber.VERSION_2C
+        community = options.community.encode()
+        per_try = options.timeout / (options.retries + 1)
+        asked = list(oids)
+        positions = list(range(len(asked)))
+        gaps: set[int] = set()
+        answer: list[tuple[Oid, SnmpValue]] = []
+        while asked:
+            try:
+                message = await self._client.exchange(
+                    target, version, community, pdu_type, asked, per_try, options.retries + 1
+                )
+            except _NoResponse:
+                reason = f"no SNMP response within {format_seconds(options.timeout)}"
+                raise _SnmpFailure(Observation.down(reason)) from None
+            except _BadResponse as exc:
+                reason = f"malformed SNMP response: {safe_text(exc, 80)}"
+                raise _SnmpFailure(Observation.down(reason)) from None
+            except OSError as exc:
+                reason = f"cannot reach {safe_text(options.host, 80)}: {exc.strerror or exc}"
+                raise _SnmpFailure(Observation.down(safe_text(reason, 160))) from exc
+            status, index = message.error_status, message.error_index
+            if (
+                status == _ber.NO_SUCH_NAME
+                and version == _ber.VERSION_1
+                and 0 < index <= len(asked)
+            ):
+                gaps.add(positions.pop(index - 1))
+                asked.pop(index - 1)
+                continue
+            if status:
+                where = ""
+                if 0 < index <= len(asked):
+                    where = " at " + ".".join(map(str, asked[index - 1]))
+                text = safe_text(_ber.error_status_name(status), 40)
+                raise _SnmpFailure(Observation.down(f"SNMP error {text}{where}"))
+            answer = message.varbinds
+            break
+        if not gaps:
+            return answer
+        marker = (
+            NoValue.END_OF_MIB_VIEW if pdu_type == _ber.GET_NEXT_REQUEST else NoValue.NO_SUCH_OBJECT
+        )
+        found = iter(answer)
+        merged: list[tuple[Oid, SnmpValue]] = []
+        for position, oid in enumerate(oids):
+            if position in gaps:
+                merged.append((oid, marker))
+            elif (binding := next(found, None)) is not None:
+                merged.append(binding)
+        return merged
 
     def _raise_for_error(
         self, options: SnmpOptions, ei: Any, es: Any, ix: Any, oids: Sequence[Oid]
@@ -562,7 +859,25 @@ class SnmpProbe(Probe[SnmpOptions]):
         return f"SNMP error: {safe_text(indication, 120)}"
 
     async def _target(self, options: SnmpOptions) -> Any:
-        """The transport target, built once per (host, port, timeout, retries).
+        """Where requests go: an address for v1/v2c, a pysnmp transport target for v3.
+
+        A name's resolution is kept for ``TARGET_TTL_S`` seconds either way.
+        """
+        if options.version != "3":
+            return await self._address(options)
+        return await self._v3_target(options)
+
+    async def _address(self, options: SnmpOptions) -> tuple[int, tuple[Any, ...]]:
+        """(address family, socket address) of the agent; a name's IPv4 address first."""
+        try:
+            found = await self._resolver.resolve(options.host, options.port, socket.SOCK_DGRAM)
+        except socket.gaierror as exc:
+            reason = f"cannot resolve {safe_text(options.host, 80)}"
+            raise _SnmpFailure(Observation.down(reason)) from exc
+        return min(found, key=lambda item: item[0] != socket.AF_INET)
+
+    async def _v3_target(self, options: SnmpOptions) -> Any:
+        """The pysnmp transport target, built once per (host, port, timeout, retries).
 
         ``create()`` resolves the host in a worker thread (``getaddrinfo``) on every call,
         which cost more than the SNMP exchange itself. An address literal is kept until
@@ -592,7 +907,7 @@ class SnmpProbe(Probe[SnmpOptions]):
         self._targets[key] = (target, expires)
         return target
 
-    def _auth(self, options: SnmpOptions) -> CommunityData | UsmUserData:
+    def _auth(self, options: SnmpOptions) -> UsmUserData:
         """The credentials object, built once per distinct credentials."""
         key = (
             options.version,
@@ -611,9 +926,7 @@ class SnmpProbe(Probe[SnmpOptions]):
         return found
 
     @staticmethod
-    def _make_auth(options: SnmpOptions) -> CommunityData | UsmUserData:
-        if options.version == "2c":
-            return CommunityData(options.community, mpModel=1)
+    def _make_auth(options: SnmpOptions) -> UsmUserData:
         return UsmUserData(
             options.user,
             options.auth_key,
@@ -655,7 +968,7 @@ class SnmpProbe(Probe[SnmpOptions]):
 
     def _require_engine(self) -> SnmpEngine:
         if self._engine is None:
-            raise ProbeSetupError("SnmpProbe.start() must be awaited before check()")
+            self._engine = SnmpEngine()
         return self._engine
 
 
@@ -667,7 +980,7 @@ def _peer_address(key: Any) -> tuple[Any, ...] | None:
         return None
 
 
-def _decode(value: Any) -> str | None:
+def _decode(value: SnmpValue | None) -> str | None:
     raw = _as_bytes(value)
     return None if raw is None else raw.decode("utf-8", errors="replace")
 

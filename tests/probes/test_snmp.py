@@ -26,6 +26,7 @@ from probes.snmp import (
     IF_HIGH_SPEED,
     IF_NAME,
     IF_OPER_STATUS,
+    IF_STATUS_NAMES,
     SYS_DESCR,
     SYS_NAME,
     SYS_UPTIME,
@@ -62,6 +63,10 @@ def v2c_options(agent: Snmpd, **extra: Any) -> SnmpOptions:
     return SnmpOptions(host=agent.host, port=agent.port, community=agent.config.community, **extra)
 
 
+def v1_options(agent: Snmpd, **extra: Any) -> SnmpOptions:
+    return v2c_options(agent, version="1", **extra)
+
+
 def v3_options(agent: Snmpd, **extra: Any) -> SnmpOptions:
     fields: dict[str, Any] = {
         "host": agent.host,
@@ -95,15 +100,49 @@ async def test_markup_in_sys_descr_is_literal_and_sanitised(agent: Snmpd, probe:
     assert descr.endswith("\ufffd end")
 
 
+OPTIONS_BY_VERSION = {"1": v1_options, "2c": v2c_options, "3": v3_options}
+
+
 @needs_snmpd
-async def test_packed_get_matches_individual_snmpget(agent: Snmpd, probe: SnmpProbe) -> None:
-    obs = await probe.check(v2c_options(agent))
+@pytest.mark.parametrize("version", ["1", "2c", "3"])
+async def test_packed_get_matches_individual_snmpget(
+    agent: Snmpd, probe: SnmpProbe, version: str
+) -> None:
+    # v1 and v2c take our own codec, v3 pysnmp: the packed GET (system group and, from
+    # the second check on, the interface row) must agree with snmpget asking one OID each.
+    options = OPTIONS_BY_VERSION[version](agent, interfaces=["lo"])
+    await probe.check(options)
+    obs = await probe.check(options)
+    assert obs.status is Status.OK, obs.reason
     assert obs.values["sys_name"] == safe_text(agent.snmpget_bytes("1.3.6.1.2.1.1.5.0"), 100)
     assert obs.values["sys_descr"] == safe_text(agent.snmpget_bytes("1.3.6.1.2.1.1.1.0"), 255)
     ticks = agent.uptime_ticks()
     uptime = obs.values["sys_uptime_s"]
     assert isinstance(uptime, float)
     assert 0 <= ticks - uptime * 100 < 300
+    index = agent.snmpget("1.3.6.1.2.1.2.2.1.1.1")
+    oper = IF_STATUS_NAMES[int(agent.snmpget(f"1.3.6.1.2.1.2.2.1.8.{index}"))]
+    admin = IF_STATUS_NAMES[int(agent.snmpget(f"1.3.6.1.2.1.2.2.1.7.{index}"))]
+    assert (obs.values["if.lo.oper_status"], obs.values["if.lo.admin_status"]) == (oper, admin)
+    assert obs.values["if.lo.speed_mbps"] == int(agent.snmpget(f"1.3.6.1.2.1.31.1.1.1.15.{index}"))
+    if version == "1":
+        # Counter64 does not exist in SNMPv1: the agent refuses the HC counters.
+        assert "if.lo.in_pct" not in obs.values
+    else:
+        assert isinstance(obs.values["if.lo.in_pct"], float)
+
+
+@needs_snmpd
+async def test_v1_reads_system_group_and_interfaces(agent: Snmpd, probe: SnmpProbe) -> None:
+    first = await probe.check(v1_options(agent, interfaces=["lo", "nope0"]))
+    assert (first.status, first.reason) == (Status.DOWN, "interface nope0 not found")
+    assert first.values["sys_name"] == "ts-agent-cần-thơ"
+    assert first.values["if.lo.oper_status"] == "up"
+    # The packed GET names Counter64 objects, so the v1 agent answers noSuchName: the
+    # probe asks again without them rather than failing the check.
+    second = await probe.check(v1_options(agent, interfaces=["lo"]))
+    assert second.status is Status.OK, second.reason
+    assert second.values["if.lo.oper_status"] == "up"
 
 
 @needs_snmpd
@@ -168,8 +207,11 @@ async def test_unresolvable_host_is_down(probe: SnmpProbe) -> None:
 
 
 @needs_snmpd
-async def test_interface_counters_across_two_checks(agent: Snmpd, probe: SnmpProbe) -> None:
-    options = v2c_options(agent, interfaces=["lo"])
+@pytest.mark.parametrize("version", ["2c", "3"])
+async def test_interface_counters_across_two_checks(
+    agent: Snmpd, probe: SnmpProbe, version: str
+) -> None:
+    options = OPTIONS_BY_VERSION[version](agent, interfaces=["lo"])
     first = await probe.check(options)
     assert first.status is Status.OK, first.reason
     assert first.values["if.lo.oper_status"] == "up"
@@ -183,8 +225,9 @@ async def test_interface_counters_across_two_checks(agent: Snmpd, probe: SnmpPro
 
 
 @needs_snmpd
-async def test_missing_interface_is_down(agent: Snmpd, probe: SnmpProbe) -> None:
-    obs = await probe.check(v2c_options(agent, interfaces=["lo", "nope0"]))
+@pytest.mark.parametrize("version", ["2c", "3"])
+async def test_missing_interface_is_down(agent: Snmpd, probe: SnmpProbe, version: str) -> None:
+    obs = await probe.check(OPTIONS_BY_VERSION[version](agent, interfaces=["lo", "nope0"]))
     assert obs.status is Status.DOWN
     assert obs.reason == "interface nope0 not found"
     assert obs.values["if.lo.oper_status"] == "up"
@@ -237,7 +280,8 @@ def test_v3_options_need_credentials() -> None:
     with pytest.raises(ValidationError, match="at least 8"):
         SnmpOptions(host="h", version="3", user="u", auth_key="short")
     with pytest.raises(ValidationError):
-        SnmpOptions(host="h", version="1")
+        SnmpOptions(host="h", version="2")
+    assert SnmpOptions.model_validate({"host": "h", "version": 1}).version == "1"
 
 
 def test_yaml_integer_version_is_accepted() -> None:
@@ -479,8 +523,8 @@ async def test_uptime_wrap_is_not_a_reboot(
 async def test_transport_target_is_built_once_per_settings(
     agent: Snmpd, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # create() resolves in a worker thread: it must not run on every check, but a
-    # different timeout or retry count needs a target of its own.
+    # create() resolves in a worker thread: it must not run on every v3 check, but a
+    # different timeout or retry count needs a target of its own. v1/v2c never build one.
     import probes.snmp as snmp_module
 
     created: list[tuple[Any, ...]] = []
@@ -492,13 +536,36 @@ async def test_transport_target_is_built_once_per_settings(
 
     monkeypatch.setattr(snmp_module.UdpTransportTarget, "create", counting)
     for _ in range(3):
+        assert (await probe.check(v3_options(agent))).status is Status.OK
         assert (await probe.check(v2c_options(agent))).status is Status.OK
     assert len(created) == 1
-    assert (await probe.check(v2c_options(agent, timeout=2.0))).status is Status.OK
-    assert (await probe.check(v2c_options(agent, retries=0))).status is Status.OK
+    assert (await probe.check(v3_options(agent, timeout=2.0))).status is Status.OK
+    assert (await probe.check(v3_options(agent, retries=0))).status is Status.OK
     assert len(created) == 3
     wrong_community = SnmpOptions(
         host=agent.host, port=agent.port, community="sai-cong-dong", timeout=0.4
     )
     wrong = await probe.check(wrong_community)
-    assert wrong.status is Status.DOWN  # cached credentials never leak across communities
+    assert wrong.status is Status.DOWN  # requests never leak across communities
+
+
+@needs_snmpd
+async def test_host_name_is_resolved_once(
+    agent: Snmpd, probe: SnmpProbe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    lookups: list[str] = []
+    original = loop.getaddrinfo
+
+    async def counting(host: Any, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        return await original(host, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", counting)
+    options = SnmpOptions(host="localhost", port=agent.port, community=agent.config.community)
+    for _ in range(3):
+        obs = await probe.check(options)
+        assert obs.status is Status.OK, obs.reason
+    assert lookups == ["localhost"]
+    assert (await probe.check(v2c_options(agent))).status is Status.OK
+    assert lookups == ["localhost"]  # an address literal needs no lookup
