@@ -397,3 +397,71 @@ def test_new_databases_get_big_pages_existing_ones_keep_theirs(tmp_path: Path) -
         s.record(Record("c", NOW, Outcome.OK))
         s.flush()
     assert raw(old, "PRAGMA page_size") == [(4096,)]
+
+
+@pytest.mark.parametrize("n", [1, 199, 200, 201, 401, 1_000])
+def test_multi_row_inserts_keep_every_row_and_its_order(tmp_path: Path, n: int) -> None:
+    """Whole 200-row INSERTs plus a one-row tail: every row lands once, in order, with
+    its values encoded exactly as the json module would."""
+
+    def values(i: int) -> dict[str, object] | None:
+        choices: list[dict[str, object] | None] = [
+            {"rtt_avg_ms": 0.1 + i},
+            {"http_status": 200 + i},
+            {"rtt_avg_ms": float("nan")},
+            {"a": 1.5, "b": "x"},
+            None,
+            {"độ trễ": 2.0},
+        ]
+        return choices[i % len(choices)]
+
+    with Store(tmp_path / "m.db", housekeeping=False, batch_rows=100_000) as s:
+        for i in range(n):
+            s.record(
+                Record(
+                    f"c{i % 3}",
+                    NOW + i,
+                    Outcome.DOWN if i % 7 == 3 else Outcome.OK,
+                    None if i % 7 == 3 else float(i),
+                    "down" if i % 7 == 3 else "",
+                    values(i),  # type: ignore[arg-type]
+                )
+            )
+        s.flush()
+        rows = raw(
+            s.path,
+            "SELECT c.key, o.ts, o.status, o.latency_ms, o.reason, o.values_json "
+            "FROM observations o JOIN checks c ON c.id = o.check_id ORDER BY o.id",
+        )
+    from monitor.store import _ENCODER
+
+    assert rows == [
+        (
+            f"c{i % 3}",
+            NOW + i,
+            2 if i % 7 == 3 else 0,
+            None if i % 7 == 3 else float(i),
+            "down" if i % 7 == 3 else None,
+            None if values(i) is None else _ENCODER.encode(values(i)),
+        )
+        for i in range(n)
+    ]
+
+
+def test_state_changes_between_outage_events_keep_their_order(store: Store) -> None:
+    """State changes go in runs of executemany; the outage rows between them stay put."""
+    m = CheckMachine("a", fail_after=1, recover_after=1)
+    recs = []
+    for i, outcome in enumerate([Outcome.OK, Outcome.DOWN, Outcome.OK, Outcome.DOWN]):
+        ts = NOW + i
+        events = m.observe(ts, outcome, "x")
+        recs.append(Record("a", ts, outcome, state=m.snapshot(), events=events))
+    for r in recs:
+        store.record(r)
+    store.flush()
+    expected = [e for r in recs for e in r.events if isinstance(e, StateChanged)]
+    assert store.state_changes("a") == expected
+    outages = raw(store.path, "SELECT start_ts, end_ts FROM outages ORDER BY id")
+    assert outages == [(NOW + 1, NOW + 2), (NOW + 3, None)]
+    ids = raw(store.path, "SELECT ts FROM state_changes ORDER BY id")
+    assert [t for (t,) in ids] == [e.ts for e in expected]
