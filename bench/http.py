@@ -29,7 +29,6 @@ import contextlib
 import gc
 import json
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -40,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import Row, median_by, skipped, stop_process
+from bench import Row, median_by, skipped, stop_process, user_sys
 
 NAME = "http"
 BLACKBOX = "prometheus-blackbox-exporter"
@@ -81,17 +80,6 @@ def _free_on_all(addresses: Sequence[str], avoid: set[int]) -> int:
             continue
         return port
     raise RuntimeError("no port free on every target address")
-
-
-def _user_sys(pid: int | None = None) -> tuple[float, float]:
-    """User and system CPU seconds of ``pid`` (from /proc), or of this process."""
-    if pid is None:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime, usage.ru_stime
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 def _wait_tcp(host: str, port: int, proc: subprocess.Popen[bytes], what: str) -> None:
@@ -249,9 +237,9 @@ async def _drive_blackbox(
         await asyncio.gather(*(lane(session, warm) for _ in range(concurrency)))
         failures = 0
         todo = iter(range(checks))
-        (user0, sys0), t0 = _user_sys(pid), time.perf_counter()
+        (user0, sys0), t0 = user_sys(pid), time.perf_counter()
         await asyncio.gather(*(lane(session, todo) for _ in range(concurrency)))
-        wall, (user1, sys1) = time.perf_counter() - t0, _user_sys(pid)
+        wall, (user1, sys1) = time.perf_counter() - t0, user_sys(pid)
     return {"wall": wall, "cpu": user1 + sys1 - user0 - sys0, "sys": sys1 - sys0,
             "failed": failures, "checks": checks}  # fmt: skip
 
@@ -288,9 +276,9 @@ async def _ours(config: dict[str, Any]) -> dict[str, float]:
 
             profiler = cProfile.Profile(time.process_time)
             profiler.enable()
-        (user0, sys0), t0 = _user_sys(), time.perf_counter()
+        (user0, sys0), t0 = user_sys(), time.perf_counter()
         await asyncio.gather(*(lane(todo) for _ in range(concurrency)))
-        wall, (user1, sys1) = time.perf_counter() - t0, _user_sys()
+        wall, (user1, sys1) = time.perf_counter() - t0, user_sys()
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(config["profile"])

@@ -38,7 +38,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench import Row, cpu_self, peak_rss_mb
+from bench import Row, cpu_self, machine_busy, peak_rss_mb, user_sys
 from bench import targets as tg
 
 NAME = "monitor"
@@ -225,12 +225,19 @@ def run(args: argparse.Namespace) -> list[Row]:
                 )  # fmt: skip
                 for i in range(args.procs)
             ]
+            targets0, machine0 = sum(user_sys(server.pid)), machine_busy()
             results = []
             for proc in procs:
                 out, err = proc.communicate(timeout=args.seconds + WARMUP_S + 120)
                 if proc.returncode != 0:
                     raise RuntimeError(f"monitor worker failed: {err.strip()[-600:]}")
                 results.append(json.loads(out))
+            targets1, machine1 = sum(user_sys(server.pid)), machine_busy()
+            # The whole run, warm-up included: a rough share, to tell whether the machine
+            # (not the monitor) was the limit.
+            run_s = (machine1[1] - machine0[1]) / (os.cpu_count() or 1)
+            targets_pct = (targets1 - targets0) / run_s * 100
+            machine_pct = (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]) * 100
             start = max(r["start"] for r in results)
             end = min(r["end"] for r in results)
             found = analyse(db, start, end, args.interval)
@@ -266,6 +273,9 @@ def run(args: argparse.Namespace) -> list[Row]:
         Row(NAME, "write errors (all procs)", "batches", sum(r["write_errors"] for r in results),
             op="<=", bound=0, compare="ours",
             note="checks per proc: " + ", ".join(str(r["checks"]) for r in results)),
+        Row(NAME, "simulated targets' CPU, % of one core (not ours)", "%", targets_pct),
+        Row(NAME, "machine busy, % of all cores", "%", machine_pct,
+            note="everything running, targets and other work included"),
     ]  # fmt: skip
     if rate >= 20_000:
         rows.insert(1, Row(NAME, "checks per minute done", "/min", fires / wall * 60, rate,
