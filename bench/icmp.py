@@ -121,6 +121,14 @@ def _score(result: dict[str, object], live: set[str], dead: set[str]) -> dict[st
     }
 
 
+def _spread(runs: dict[str, list[dict[str, float]]], key: str) -> str:
+    """The range of ours/fping over the runs, each run against the fping run just before it."""
+    ratios = [o[key] / f[key] for o, f in zip(runs["ours"], runs["fping"], strict=True) if f[key]]
+    if len(ratios) < 2:
+        return ""
+    return f"ratio per run {min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} runs"
+
+
 def run(args: argparse.Namespace) -> list[Row]:
     """Set up the targets, run every contestant ``--repeat`` times, compare medians."""
     why = netns.unavailable() or (None if shutil.which("fping") else "fping is not installed")
@@ -147,9 +155,13 @@ def run(args: argparse.Namespace) -> list[Row]:
     ours_cpu = median_by(runs["ours"], "cpu")
     fping_cpu = median_by(runs["fping"], "cpu")
     rows.append(
-        Row(NAME, f"wall ({size})", "s", ours["wall"], fping["wall"], "fping -i0", "<=", 1.2)
-    )
-    rows.append(Row(NAME, "CPU", "s", ours_cpu["cpu"], fping_cpu["cpu"], "fping -i0", "<=", 2.0))
+        Row(NAME, f"wall ({size})", "s", ours["wall"], fping["wall"], "fping -i0", "<=", 1.2,
+            note=_spread(runs, "wall"))
+    )  # fmt: skip
+    rows.append(
+        Row(NAME, "CPU", "s", ours_cpu["cpu"], fping_cpu["cpu"], "fping -i0", "<=", 2.0,
+            note=_spread(runs, "cpu"))
+    )  # fmt: skip
     if "icmplib" in runs:
         stock = median_by(runs["icmplib"], "wall")
         stock_cpu = median_by(runs["icmplib"], "cpu")

@@ -308,3 +308,102 @@ def test_unprivileged_sockets_inside_the_namespace(lab: Netns) -> None:
 def test_namespace_helper_reports_why_it_cannot_run() -> None:
     reason = unavailable_reason("surely-not-a-binary-name")
     assert reason is not None
+
+
+@pytest.mark.netns
+async def test_single_ping_answers_expires_and_reports_unreachable(
+    lab: Netns, probe: IcmpProbe
+) -> None:
+    """The sweep path (count 1): a reply, the reply deadline, and an ICMP error."""
+    live = await probe.check(quick(lab.addr(LIVE), count=1))
+    assert live.status is Status.OK, live
+    assert live.values["sent"] == live.values["received"] == 1
+    assert live.latency_ms == live.values["rtt_avg_ms"] == live.values["rtt_min_ms"]
+    started = time.perf_counter()
+    dead = await probe.check(quick(lab.addr(DEAD), count=1, timeout=0.2))
+    assert dead.status is Status.DOWN
+    assert dead.reason == "no reply to 1 ping"
+    assert dead.values["loss_pct"] == 100.0
+    assert 0.2 <= time.perf_counter() - started < 0.5
+    started = time.perf_counter()
+    unreachable = await probe.check(quick(lab.addr(UNREACHABLE), count=1, timeout=2.0))
+    assert unreachable.reason == "host unreachable"
+    assert unreachable.values["error_from"] == lab.ns_address
+    assert time.perf_counter() - started < 1.0
+    slow = await probe.check(quick(lab.addr(LIVE), count=1, max_rtt_ms=0.001))
+    assert slow.status is Status.DEGRADED
+    assert slow.reason.endswith(" ms > 0.001 ms")
+
+
+@pytest.mark.netns
+async def test_single_pings_with_different_timeouts_each_keep_their_own(
+    lab: Netns, probe: IcmpProbe
+) -> None:
+    """A short reply wait sent after a long one still expires first."""
+
+    async def timed(host: str, wait: float) -> tuple[str, float]:
+        started = time.perf_counter()
+        obs = await probe.check(quick(host, count=1, timeout=wait))
+        return obs.reason, time.perf_counter() - started
+
+    long_wait = asyncio.create_task(timed(lab.addr(DEAD), 0.6))
+    await asyncio.sleep(0.01)
+    short = await asyncio.gather(*(timed(lab.addr(DEAD + 1 + i), 0.15) for i in range(20)))
+    live = await probe.check(quick(lab.addr(LIVE), count=1))
+    assert live.status is Status.OK
+    assert all(reason == "no reply to 1 ping" for reason, _ in short)
+    assert all(0.15 <= elapsed < 0.45 for _, elapsed in short), short
+    reason, elapsed = await long_wait
+    assert reason == "no reply to 1 ping"
+    assert 0.6 <= elapsed < 0.9
+
+
+@pytest.mark.netns
+async def test_colliding_identifier_does_not_make_a_dead_host_alive_in_a_single_ping(
+    lab: Netns, probe: IcmpProbe
+) -> None:
+    """As above, on the one-request path: replies with our id and sequence, wrong source."""
+    assert probe.identifier is not None
+    live = lab.addr(LIVE)
+    stop = asyncio.Event()
+
+    async def impostor(sock: socket.socket) -> None:
+        while not stop.is_set():
+            for sequence in range(1, 64):
+                packet = echo_request(socket.AF_INET, probe.identifier or 0, sequence, bytes(56))
+                sock.sendto(packet, (live, 0))
+            await asyncio.sleep(0.005)
+
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
+        sock.setblocking(False)
+        task = asyncio.create_task(impostor(sock))
+        try:
+            await asyncio.sleep(0.02)
+            results = await asyncio.gather(
+                *(probe.check(quick(lab.addr(DEAD + i), count=1, timeout=0.3)) for i in range(8))
+            )
+        finally:
+            stop.set()
+            await task
+    assert [r.reason for r in results] == ["no reply to 1 ping"] * 8
+
+
+@pytest.mark.netns
+async def test_single_ping_cancelled_or_closed_while_waiting(lab: Netns) -> None:
+    probe = IcmpProbe(socket_mode="raw")
+    try:
+        await probe.start()
+    except ProbeSetupError as exc:
+        pytest.skip(f"cannot open a raw ICMP socket here: {exc}")
+    try:
+        task = asyncio.create_task(probe.check(quick(lab.addr(DEAD), count=1, timeout=5.0)))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        stranded = asyncio.create_task(probe.check(quick(lab.addr(DEAD), count=1, timeout=5.0)))
+        await asyncio.sleep(0.05)
+    finally:
+        await probe.close()
+    obs = await asyncio.wait_for(stranded, 1.0)
+    assert obs.reason == "no reply to 1 ping"
