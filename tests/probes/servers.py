@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trustme
 from aiosmtpd.controller import Controller
@@ -329,6 +329,30 @@ def run_smtpd(tls_context: ssl.SSLContext | None) -> Iterator[int]:
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+P = TypeVar("P", bound=asyncio.DatagramProtocol)
+
+
+@contextlib.asynccontextmanager
+async def udp_servers() -> AsyncIterator[Callable[[P], Awaitable[int]]]:
+    """Yields ``start(protocol) -> port``: serve a datagram protocol on 127.0.0.1 (a port of
+    its own); every one started is closed on exit."""
+    loop = asyncio.get_running_loop()
+    transports: list[asyncio.BaseTransport] = []
+
+    async def start(protocol: P) -> int:
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: protocol, local_addr=(LOOPBACK, 0)
+        )
+        transports.append(transport)
+        return int(transport.get_extra_info("sockname")[1])
+
+    try:
+        yield start
+    finally:
+        for transport in transports:
+            transport.close()
 
 
 @contextlib.asynccontextmanager

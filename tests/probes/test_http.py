@@ -21,11 +21,8 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-async def probe() -> AsyncIterator[HttpProbe]:
-    probe = HttpProbe()
-    await probe.start()
-    yield probe
-    await probe.close()
+def probe() -> HttpProbe:
+    return HttpProbe()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,11 +21,8 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-async def probe() -> AsyncIterator[HttpProbe]:
-    probe = HttpProbe()
-    await probe.start()
-    yield probe
-    await probe.close()
+def probe() -> HttpProbe:
+    return HttpProbe()
 
 
 def _answer(*parts: bytes, linger: float = 0.0) -> servers.Handler:

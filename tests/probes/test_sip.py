@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from probes.base import Status
 from probes.sip import SipOptions, SipProbe, parse_response
+from tests.probes.servers import udp_servers
 from tests.probes.sipp import SIPP, Sipp, free_port
 
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="needs SIPp (apt install sip-tester)")
@@ -144,20 +145,13 @@ def response(status: str, request: dict[str, str], *extra: str, call_id: str = "
 
 @pytest.fixture
 async def raw_udp() -> AsyncIterator[Callable[[Reply], Any]]:
-    loop = asyncio.get_running_loop()
-    transports: list[asyncio.BaseTransport] = []
+    async with udp_servers() as start:
 
-    async def serve(reply: Reply) -> tuple[RawUdpServer, int]:
-        server = RawUdpServer(reply)
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: server, local_addr=("127.0.0.1", 0)
-        )
-        transports.append(transport)
-        return server, transport.get_extra_info("sockname")[1]
+        async def serve(reply: Reply) -> tuple[RawUdpServer, int]:
+            server = RawUdpServer(reply)
+            return server, await start(server)
 
-    yield serve
-    for transport in transports:
-        transport.close()
+        yield serve
 
 
 async def test_silent_udp_is_retransmitted_on_t1_then_times_out(

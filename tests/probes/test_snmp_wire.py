@@ -27,6 +27,7 @@ from probes.snmp import (
     SnmpOptions,
     SnmpProbe,
 )
+from tests.probes.servers import udp_servers
 from tests.probes.test_snmp_ber import pysnmp_response
 
 Answer = Callable[[_ber.Message, bytes], list[bytes]]
@@ -72,20 +73,13 @@ async def probe() -> AsyncIterator[SnmpProbe]:
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[Answer], Any]]:
-    loop = asyncio.get_running_loop()
-    transports: list[asyncio.BaseTransport] = []
+    async with udp_servers() as start:
 
-    async def start(answer: Answer) -> tuple[Agent, int]:
-        agent = Agent(answer)
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: agent, local_addr=("127.0.0.1", 0)
-        )
-        transports.append(transport)
-        return agent, transport.get_extra_info("sockname")[1]
+        async def serve_with(answer: Answer) -> tuple[Agent, int]:
+            agent = Agent(answer)
+            return agent, await start(agent)
 
-    yield start
-    for transport in transports:
-        transport.close()
+        yield serve_with
 
 
 def options(port: int, **extra: Any) -> SnmpOptions:
