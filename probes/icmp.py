@@ -103,6 +103,10 @@ _REPLY_V4 = struct.Struct("!20xB3xHH")
 """Type, identifier and sequence of an ICMP message behind a 20-byte IPv4 header."""
 
 
+def _on_grid(deadline: float) -> float:
+    return math.ceil(deadline / _EXPIRY_GRID) * _EXPIRY_GRID
+
+
 class IcmpOptions(ProbeOptions):
     """Ping a host: round-trip time, loss and jitter over a few echo requests.
 
@@ -402,7 +406,7 @@ class Pinger:
     def _arm(self, deadline: float) -> None:
         # Rounded up to a grid: a burst of checks sent over a few milliseconds expires in
         # one wakeup, at most one grid step after each reply deadline.
-        when = math.ceil(deadline / _EXPIRY_GRID) * _EXPIRY_GRID
+        when = _on_grid(deadline)
         self._expiry_at = when
         self._expiry_timer = self._loop.call_at(when, self._expire)
 
@@ -413,7 +417,7 @@ class Pinger:
         self._expiry_at = math.inf
         earliest = math.inf
         for wait, queue in list(self._expiry.items()):
-            while queue and queue[0][0] <= now:
+            while queue and (queue[0][0] <= now or queue[0][1].done()):
                 future = queue.popleft()[1]
                 if not future.done():
                     # The waiting check drops its own pending entry when it wakes.
@@ -612,6 +616,21 @@ class Pinger:
             self._on_packet(data, source[0], clock())
         if not self.raw:
             self._drain_error_queue()
+        if self._expiry_timer is not None:
+            self._skip_answered()
+
+    def _skip_answered(self) -> None:
+        """Drop answered requests from the heads of the deadline queues; when none is left
+        waiting, stop the timer: a lone answered check costs no wakeup at its deadline."""
+        for wait, queue in list(self._expiry.items()):
+            while queue and queue[0][1].done():
+                queue.popleft()
+            if not queue:
+                del self._expiry[wait]
+        if not self._expiry and self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
+            self._expiry_at = math.inf
 
     def _on_packet(self, data: bytes, source: str, now: float) -> None:
         start = (data[0] & 0x0F) * 4 if self._raw_v4 and data else 0

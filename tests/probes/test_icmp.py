@@ -84,6 +84,16 @@ async def test_loopback_is_up_with_rtts(probe: IcmpProbe) -> None:
         assert obs.latency_ms == v["rtt_avg_ms"]
 
 
+async def test_answered_ping_leaves_no_timer_behind(probe: IcmpProbe) -> None:
+    # A monitor sends single pings one by one: once each is answered, nothing should wake
+    # the loop at its reply deadline.
+    obs = await probe.check(quick("127.0.0.1", count=1, timeout=5.0))
+    assert obs.status is Status.OK, obs
+    pinger = probe._pingers[socket.AF_INET]
+    assert pinger._expiry_timer is None
+    assert not pinger._expiry
+
+
 async def test_ipv6_loopback(probe: IcmpProbe) -> None:
     if not HAS_IPV6:
         pytest.skip("no IPv6 on this host")
