@@ -871,6 +871,8 @@ class Store:
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                    # Ids handed out inside the rolled-back transaction do not exist.
+                    self._ids = dict(conn.execute("SELECT key, id FROM checks").fetchall())
                 raise
         except Exception:
             self.write_errors += 1

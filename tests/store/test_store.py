@@ -257,6 +257,18 @@ def test_checkpoint_truncates_wal(store: Store) -> None:
     assert Path(str(store.path) + "-wal").stat().st_size == 0
 
 
+def test_a_failed_batch_leaves_no_phantom_check(store: Store) -> None:
+    # The failed batch created the check's row, then rolled back: the next batch must
+    # create it again rather than reuse an id that does not exist.
+    unencodable: dict[str, object] = {"x": object()}
+    store.record(Record("new-check", NOW, Outcome.OK, 1.0, "", unencodable))  # type: ignore[arg-type]
+    store.flush()
+    assert store.write_errors == 1
+    store.record(Record("new-check", NOW + 1, Outcome.OK, 1.0))
+    store.flush()
+    assert len(store.recent_observations("new-check")) == 1
+
+
 def test_writer_survives_a_bad_command(store: Store) -> None:
     def boom(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO nowhere VALUES (1)")
