@@ -11,11 +11,14 @@ and removed when it ends, also when it fails.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
+import socket
 import statistics
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -113,8 +116,7 @@ def render(rows: Sequence[Row]) -> str:
 
 def cpu_self() -> float:
     """CPU seconds (user + system) used so far by this process, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return sum(user_sys())
 
 
 def user_sys(pid: int | None = None) -> tuple[float, float]:
@@ -153,12 +155,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cpu_of_pid(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a live process, from /proc."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+def wait_for_tcp(
+    host: str, port: int, proc: subprocess.Popen[bytes] | None, what: str, timeout: float = 10.0
+) -> None:
+    """Block until something accepts on ``host:port``; fail if ``proc`` (``what``) exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"{what} does not listen on {host}:{port} after {timeout:g} s")
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:

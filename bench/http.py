@@ -39,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import Row, median_by, skipped, stop_process, user_sys
+from bench import Row, median_by, skipped, stop_process, user_sys, wait_for_tcp
 
 NAME = "http"
 BLACKBOX = "prometheus-blackbox-exporter"
@@ -80,17 +80,6 @@ def _free_on_all(addresses: Sequence[str], avoid: set[int]) -> int:
             continue
         return port
     raise RuntimeError("no port free on every target address")
-
-
-def _wait_tcp(host: str, port: int, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} does not listen on {host}:{port}")
 
 
 def _nginx_config(root: Path, addresses: Sequence[str], http: int, https: int) -> str:
@@ -142,8 +131,8 @@ def _nginx(binary: str, root: Path, addresses: list[str]) -> Iterator[tuple[int,
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_tcp(addresses[-1], http, proc, "nginx")
-            _wait_tcp(addresses[-1], https, proc, "nginx")
+            wait_for_tcp(addresses[-1], http, proc, "nginx")
+            wait_for_tcp(addresses[-1], https, proc, "nginx")
         except (RuntimeError, TimeoutError):
             stop_process(proc)
             if attempt == 4:
@@ -192,7 +181,7 @@ def _blackbox(binary: str, root: Path, ca_file: Path) -> Iterator[tuple[int, int
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
-            _wait_tcp("127.0.0.1", port, proc, PEER)
+            wait_for_tcp("127.0.0.1", port, proc, PEER)
         except (RuntimeError, TimeoutError):
             stop_process(proc)
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

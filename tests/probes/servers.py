@@ -12,7 +12,6 @@ import contextlib
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,8 @@ from typing import Any, TypeVar
 
 import trustme
 from aiosmtpd.controller import Controller
+
+from bench import stop_process, wait_for_tcp
 
 LOOPBACK = "127.0.0.1"
 NAMES = ("localhost", LOOPBACK, "web.cantho.test", "mail.cantho.test")
@@ -50,29 +51,6 @@ def free_tcp_udp_port() -> int:
 def closed_port() -> int:
     """A TCP port with no listener (connecting to it is refused)."""
     return free_port()
-
-
-def wait_for_tcp(port: int, proc: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
-    """Block until something accepts on ``127.0.0.1:port``; fail if ``proc`` exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), 0.2):
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on {LOOPBACK}:{port} after {timeout} s")
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a child we started, killing it if it does not stop in 5 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @dataclass(frozen=True)
@@ -219,7 +197,7 @@ def run_nginx(binary: str, root: Path, pki: TestPki) -> Iterator[Nginx]:
         )
         try:
             for port in ports.values():
-                wait_for_tcp(port, proc)
+                wait_for_tcp(LOOPBACK, port, proc, "server", timeout=5.0)
         except (RuntimeError, TimeoutError):
             stop_process(proc)
             if attempt == 4:
@@ -271,7 +249,7 @@ def run_dnsmasq(binary: str, root: Path) -> Iterator[int]:
             stderr=subprocess.PIPE,
         )
         try:
-            wait_for_tcp(port, proc)
+            wait_for_tcp(LOOPBACK, port, proc, "server", timeout=5.0)
         except (RuntimeError, TimeoutError):
             stop_process(proc)
             stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

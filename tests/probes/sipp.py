@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tests.probes.servers import stop_process
+from bench import stop_process
 
 SIPP = shutil.which("sipp")
 
