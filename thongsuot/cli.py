@@ -144,9 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "state changes and outages in SQLite. Logs to stderr; stops cleanly on SIGTERM/SIGINT.",
     )
     _inventory_argument(run)
-    run.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, help="SQLite database (default: %(default)s)"
-    )
+    _db_argument(run)
     run.set_defaults(func=cmd_run)
 
     dash = sub.add_parser(
@@ -156,9 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "database read-only and refreshing every second. Acknowledgements are stored there.",
     )
     _inventory_argument(dash)
-    dash.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, help="SQLite database (default: %(default)s)"
-    )
+    _db_argument(dash)
     dash.set_defaults(func=cmd_dash)
 
     demo = sub.add_parser(
@@ -206,7 +202,7 @@ def _continuity_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         ),
     )
     _inventory_argument(sla)
-    sla.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    _db_argument(sla)
     sla.add_argument("--from", dest="start", help="first day or time (default: this Monday)")
     sla.add_argument("--to", dest="end", help="last day (inclusive) or end time (default: now)")
     sla.add_argument(
@@ -236,7 +232,7 @@ def _continuity_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         ),
     )
     _inventory_argument(cutover)
-    cutover.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    _db_argument(cutover)
     cutover.add_argument("--plan", action="append", help="only this plan id (repeatable)")
     cutover.add_argument("--at", help="evaluate as of this time (default: now)")
     cutover.add_argument("--format", choices=formats, default="table", help="output format")
@@ -256,14 +252,14 @@ def _continuity_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     maint_sub = maint.add_subparsers(title="actions", required=True, metavar="ACTION")
     m_list = maint_sub.add_parser("list", help="windows overlapping a period")
     _inventory_argument(m_list)
-    m_list.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    _db_argument(m_list)
     m_list.add_argument("--from", dest="start", help="from (default: now)")
     m_list.add_argument("--to", dest="end", help="to (default: 7 days after --from)")
     m_list.add_argument("--format", choices=formats, default="table", help="output format")
     m_list.set_defaults(func=cmd_maintenance_list)
     m_add = maint_sub.add_parser("add", help="declare a one-off window")
     _inventory_argument(m_add)
-    m_add.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    _db_argument(m_add)
     m_add.add_argument("--name", required=True, help="what is done")
     m_add.add_argument(
         "--match",
@@ -279,8 +275,14 @@ def _continuity_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     m_add.set_defaults(func=cmd_maintenance_add)
     m_remove = maint_sub.add_parser("remove", help="delete a window added from the command line")
     m_remove.add_argument("id", help="the window id shown by list (cli-N or N)")
-    m_remove.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database")
+    _db_argument(m_remove)
     m_remove.set_defaults(func=cmd_maintenance_remove)
+
+
+def _db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help="SQLite database (default: %(default)s)"
+    )
 
 
 def _inventory_argument(parser: argparse.ArgumentParser) -> None:
