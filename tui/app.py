@@ -223,7 +223,17 @@ class AckScreen(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-class DetailScreen(Screen[None]):
+class _DashboardScreen(Screen[None]):
+    """A screen of the dashboard, with the app at hand as :class:`DashboardApp`."""
+
+    @property
+    def dash(self) -> DashboardApp:
+        app = self.app
+        assert isinstance(app, DashboardApp)
+        return app
+
+
+class DetailScreen(_DashboardScreen):
     """One data centre, site, system or check: facts, checks, latency chart, history."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -249,12 +259,6 @@ class DetailScreen(Screen[None]):
         self.element = element
         self.selected = check
         self.details: dict[str, CheckDetail] = {}
-
-    @property
-    def dash(self) -> DashboardApp:
-        app = self.app
-        assert isinstance(app, DashboardApp)
-        return app
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -534,7 +538,7 @@ class DetailScreen(Screen[None]):
         )
 
 
-class MainScreen(Screen[None]):
+class MainScreen(_DashboardScreen):
     """Overview, outages, cutover, inventory and events, as tabs."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -564,12 +568,6 @@ class MainScreen(Screen[None]):
     #tabs > ContentSwitcher { height: 1fr; }
     TabPane { padding: 0; height: 1fr; }
     """
-
-    @property
-    def dash(self) -> DashboardApp:
-        app = self.app
-        assert isinstance(app, DashboardApp)
-        return app
 
     def compose(self) -> ComposeResult:
         lang = self.dash.view.lang
