@@ -41,7 +41,7 @@ def test_every_benchmark_has_options_and_prefixed_options() -> None:
 def test_store_smoke() -> None:
     from bench import store
 
-    _check(store.run(_args("store", "--rows", "2000", "--checks", "50")))
+    _check(store.run(_args("store", "--rows", "2000", "--checks", "50", "--runs", "1")))
 
 
 def test_schedule_smoke() -> None:
