@@ -3,9 +3,9 @@
 One writer (DESIGN principle 6, NOTES A4): a dedicated thread owns the only writing
 connection. Records are appended to a buffer (the writer is woken once per batch, not per
 record); commands come through a queue and run after every record buffered before them.
-It writes batches (every ``batch_interval`` seconds or ``batch_rows`` rows, whichever comes
-first; more when a backlog has built up) in one ``BEGIN IMMEDIATE`` transaction with
-``executemany``. Observations, the per-check state machine snapshot and the events they
+It writes batches (every ``batch_interval`` seconds, or sooner once ``batch_rows`` rows
+are waiting and no more are arriving; more when a backlog has built up) in one
+``BEGIN IMMEDIATE`` transaction with ``executemany``. Observations, the per-check state machine snapshot and the events they
 caused go in the *same* transaction, so after a ``kill -9`` the stored machine state
 always matches the stored outages: a restart neither re-alerts nor loses an open outage.
 
@@ -425,6 +425,8 @@ class _Command:
 
 _STOP = object()
 _WAKE = object()
+_SETTLE = 0.005
+"""How long a full buffer must stop growing before the writer takes it."""
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -694,6 +696,7 @@ class Store:
     def _writer(self) -> None:
         conn = self._conn
         deadline: float | None = None
+        seen, settled = -1, 0.0
         try:
             while True:
                 timeout = None
@@ -706,11 +709,19 @@ class Store:
                     # per-check index cheap (NOTES A4.5), and a batch writes each check's
                     # state once (~10 µs of JSON and upsert): 10,000 checks cost ~1 µs a
                     # row at 100k rows a batch, 0.2 µs at 500k (hence the default).
-                    if len(self._buffer) >= self.batch_rows or now >= deadline:
+                    # A full buffer is written once records stop pouring in (no growth
+                    # for _SETTLE seconds) or at the deadline: a small batch started in
+                    # the middle of a burst would fight the producer for the GIL and
+                    # write every check's state and rollups twice.
+                    n = len(self._buffer)
+                    if n >= self.batch_rows and n != seen:
+                        seen, settled = n, now + _SETTLE
+                    if now >= deadline or (n == seen and now >= settled):
                         self._write_batch(self._take())
                         deadline = None
+                        seen = -1
                         continue
-                    timeout = deadline - now
+                    timeout = (settled if n == seen else deadline) - now
                 try:
                     item = self._queue.get(timeout=timeout)
                 except queue.Empty:
@@ -719,6 +730,7 @@ class Store:
                     continue
                 self._drain()
                 deadline = None
+                seen = -1
                 if item is _STOP:
                     break
                 self._run_command(item)

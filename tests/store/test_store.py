@@ -378,7 +378,18 @@ def test_batch_interval_bounds_how_long_a_record_waits(tmp_path: Path) -> None:
         assert s.rows_written == 1  # written by the timer, without a flush
 
 
-@settings(max_examples=200, deadline=None)
+def test_a_full_buffer_is_written_once_records_stop_coming(tmp_path: Path) -> None:
+    """Past ``batch_rows``, the writer waits only until the buffer stops growing, not for
+    the batch timer."""
+    with Store(tmp_path / "t.db", housekeeping=False, batch_rows=50, batch_interval=3600) as s:
+        for i in range(50):
+            s.record(Record(f"c{i % 7}", NOW + i, Outcome.OK, 1.0))
+        deadline = time.monotonic() + 5
+        while s.rows_written < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert s.rows_written == 50
+
+
 def _as_stored(values: Mapping[str, object]) -> dict[str, object]:
     """``values`` as they read back from the store: JSON has no NaN or infinity."""
     return {
@@ -386,6 +397,7 @@ def _as_stored(values: Mapping[str, object]) -> dict[str, object]:
     }
 
 
+@settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(
         st.text(st.characters(codec=None), max_size=12),
