@@ -5,9 +5,10 @@ connection. Records are appended to a buffer (the writer is woken once per batch
 record); commands come through a queue and run after every record buffered before them.
 It writes batches (every ``batch_interval`` seconds, or sooner once ``batch_rows`` rows
 are waiting and no more are arriving; more when a backlog has built up) in one
-``BEGIN IMMEDIATE`` transaction with ``executemany``. Observations, the per-check state machine snapshot and the events they
-caused go in the *same* transaction, so after a ``kill -9`` the stored machine state
-always matches the stored outages: a restart neither re-alerts nor loses an open outage.
+``BEGIN IMMEDIATE`` transaction with ``executemany``. Observations, the per-check state
+machine snapshot and the events they caused go in the *same* transaction, so after a
+``kill -9`` the stored machine state always matches the stored outages: a restart neither
+re-alerts nor loses an open outage.
 
 Readers open their own short-lived connection per query and never keep a read
 transaction open (an open reader starves WAL checkpoints).

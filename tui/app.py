@@ -65,6 +65,7 @@ from tui.panels import (
     matrix_columns,
     outage_columns,
     outage_tree,
+    shown_state,
     state_cell,
     system_columns,
 )
@@ -371,7 +372,7 @@ class DetailScreen(_DashboardScreen):
         for c in checks:
             spec = index.checks[c]
             row = board.checks.get(c) if board is not None else None
-            state = row.state if row is not None else "unknown"
+            state = shown_state(row, spec)
             rows.append(
                 (
                     c,

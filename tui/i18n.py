@@ -67,6 +67,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "state.unreachable": ("không tới", "unreachable"),
     "state.maintenance": ("bảo trì", "maintenance"),
     "state.flapping": ("chập chờn", "flapping"),
+    "state.retired": ("đã ngừng", "retired"),
     "outcome.0": ("tốt", "ok"),
     "outcome.1": ("suy giảm", "degraded"),
     "outcome.2": ("lỗi", "down"),

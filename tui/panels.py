@@ -56,6 +56,7 @@ _SEVERITY = {
     "unknown": 10,
     "maintenance": 5,
     "up": 0,
+    "retired": -1,
 }
 _UNLISTED_SEVERITY = 30
 """A state this version does not know: worth a look, not an alarm."""
@@ -68,6 +69,7 @@ _STYLE = {
     "degraded": "dark_orange",
     "unknown": "grey50",
     "maintenance": "steel_blue",
+    "retired": "grey35",
     "up": "green",
 }
 _GLYPH = {
@@ -79,10 +81,11 @@ _GLYPH = {
     "degraded": "▲",
     "unknown": "·",
     "maintenance": "◌",
+    "retired": "–",
     "up": "●",
 }
 _DOWNISH = frozenset({"down", "unreachable"})
-_CALM = frozenset({"up", "unknown", "maintenance"})
+_CALM = frozenset({"up", "unknown", "maintenance", "retired"})
 _INFER_SLACK_S = 120.0
 """A child's outage is folded under an open parent outage that began at most this much
 later (the child's probe may simply have noticed first)."""
@@ -113,8 +116,9 @@ def matches_state(state: str, state_filter: str) -> bool:
 
 
 def worst(states: Iterable[str]) -> str:
-    """The worst of some states; ``unknown`` for none."""
-    best, rank = "unknown", -1
+    """The worst of some states; ``unknown`` for none; retired checks count only when
+    nothing else is there."""
+    best, rank = "unknown", -2
     for s in states:
         r = severity(s)
         if r > rank:
@@ -278,9 +282,15 @@ class View:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
 
 
-def _state(board: Board, check: str) -> str:
-    row = board.checks.get(check)
+def shown_state(row: CheckRow | None, spec: CheckSpec | None) -> str:
+    """A check's state as shown: a retired check is never probed, so it is not unknown."""
+    if spec is not None and not spec.lifecycle.probed:
+        return "retired"
     return row.state if row is not None else "unknown"
+
+
+def _state(board: Board, index: Index, check: str) -> str:
+    return shown_state(board.checks.get(check), index.checks.get(check))
 
 
 def summary(board: Board, lang: Lang) -> tuple[Cell, ...]:
@@ -316,10 +326,10 @@ def dc_rows(board: Board, index: Index, view: View) -> list[Row]:
         if spec is not None and spec.site is not None and spec.datacenter is not None:
             sites_hit.setdefault(spec.datacenter, set()).add(spec.site)
     for dc_id, dc in index.datacenters.items():
-        own = worst(_state(board, c) for c in index.by_element.get(dc_id, ()))
+        own = worst(_state(board, index, c) for c in index.by_element.get(dc_id, ()))
         up = warn = down = 0
         for c in index.by_datacenter.get(dc_id, ()):
-            s = _state(board, c)
+            s = _state(board, index, c)
             if s == "up":
                 up += 1
             elif s in _DOWNISH:
@@ -362,7 +372,7 @@ def matrix_rows(board: Board, index: Index, view: View) -> list[Row]:
         if view.province is not None and site.former_province != view.province:
             continue
         roles = index.site_roles.get(site_id, {})
-        states = [_state(board, roles[r]) if r in roles else None for r in MATRIX_ROLES]
+        states = [_state(board, index, roles[r]) if r in roles else None for r in MATRIX_ROLES]
         if view.state != "all" and not any(
             s is not None and matches_state(s, view.state) for s in states
         ):
@@ -394,7 +404,7 @@ def system_rows(board: Board, index: Index, view: View) -> list[Row]:
         if view.dc is not None and system.datacenter != view.dc:
             continue
         checks = index.by_element.get(sys_id, ())
-        state = worst(_state(board, c) for c in checks)
+        state = worst(_state(board, index, c) for c in checks)
         if not matches_state(state, view.state):
             continue
         rows.append(
@@ -536,7 +546,7 @@ def _outage_cells(
 ) -> tuple[Cell, ...]:
     spec = index.checks.get(o.check)
     name = spec.name if spec is not None else o.check
-    state = _state(board, o.check)
+    state = _state(board, index, o.check)
     return (
         (clip(marker + name, 44), "bold" if marker.strip() in ("▸", "▾", "") else ""),
         state_cell(state, view.lang),
@@ -670,7 +680,8 @@ def inventory_rows(board: Board, index: Index, view: View) -> list[Row]:
             if not all(term in hay for term in terms):
                 continue
         row = board.checks.get(check_id, empty)
-        if not matches_state(row.state, view.state):
+        state = shown_state(row, spec)
+        if not matches_state(state, view.state):
             continue
         rows.append(
             (
@@ -681,7 +692,7 @@ def inventory_rows(board: Board, index: Index, view: View) -> list[Row]:
                     (spec.kind, "grey62"),
                     (clip(index.dc_short(spec.datacenter), 9), "grey62"),
                     (clip(str(spec.lifecycle), 9), "grey62"),
-                    state_cell(row.state, view.lang),
+                    state_cell(state, view.lang),
                     (fmt_latency(row.latency_ms), ""),
                     (clip(row.reason, 36), "grey70"),
                 ),

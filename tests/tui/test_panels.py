@@ -218,3 +218,20 @@ def test_empty_board(inventory: Inventory) -> None:
         outages=(OutageRow(1, "x", SAMPLE_NOW - 5, SAMPLE_NOW, None, "gone", 99),),
     )
     assert [r.check for r, _ in outage_tree(lone, Index(inventory))] == ["x"]
+
+
+def test_retired_checks_show_as_retired_not_unknown(inventory: Inventory) -> None:
+    """A retired system is never probed: the inventory says "retired", its element too, and
+    a retired check never darkens the state of what else is there."""
+    board = sample_board(inventory)
+    index = Index(inventory)
+    retired = [c for c, spec in inventory.checks.items() if not spec.lifecycle.probed]
+    assert retired
+    assert all(c not in board.checks for c in retired)
+    rows = {r[0]: r[1] for r in inventory_rows(board, index, View(lang="en"))}
+    assert all(rows[c][5][0].endswith("retired") for c in retired)
+    problems = {k for k, _ in inventory_rows(board, index, View(state="problems"))}
+    assert problems.isdisjoint(retired)
+    assert worst(["retired", "up"]) == "up"
+    assert worst(["retired"]) == "retired"
+    assert state_label("retired", "vi") == "đã ngừng"
