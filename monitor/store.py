@@ -719,7 +719,10 @@ class Store:
                         seen, settled = n, now + _SETTLE
                     if now >= deadline or (n == seen and now >= settled):
                         self._write_batch(self._take())
-                        deadline = None
+                        # What arrived meanwhile has waited since the write began: after
+                        # a write as long as the interval (a backlog), the next one starts
+                        # at once.
+                        deadline = now + self.batch_interval if self._buffer else None
                         seen = -1
                         continue
                     timeout = (settled if n == seen else deadline) - now
