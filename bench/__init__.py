@@ -19,9 +19,12 @@ import socket
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
 
 Compare = Literal["ratio", "ours"]
 """What a row's target bounds: the ratio ours/peer, or our own figure."""
@@ -178,6 +181,65 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def nginx_config(root: Path, connections: int, http: str) -> str:
+    """An nginx configuration that runs in the foreground with every file under ``root``;
+    ``http`` is the rest of its ``http`` block (settings and servers)."""
+    return f"""
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/tmp/body;
+    proxy_temp_path {root}/tmp/proxy;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+{http}
+}}
+"""
+
+
+@contextlib.contextmanager
+def run_nginx(
+    binary: str,
+    root: Path,
+    configure: Callable[[], tuple[str, Sequence[tuple[str, int]], T]],
+    timeout: float = 10.0,
+) -> Iterator[T]:
+    """nginx under ``root`` until the block ends. ``configure()`` gives its configuration,
+    the (address, port)s to wait for and what to yield; when a port turns out to be taken,
+    it is asked again (five tries in all)."""
+    (root / "tmp").mkdir(exist_ok=True)
+    conf = root / "nginx.conf"
+    for attempt in range(5):
+        text, listens, result = configure()
+        conf.write_text(text)
+        proc = subprocess.Popen(
+            [binary, "-e", str(root / "error.log"), "-p", str(root), "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for address, port in listens:
+                wait_for_tcp(address, port, proc, "nginx", timeout=timeout)
+        except (RuntimeError, TimeoutError):
+            stop_process(proc)
+            if attempt == 4:
+                log = (root / "error.log").read_text(errors="replace")
+                raise RuntimeError(f"nginx did not start:\n{log[-2000:]}") from None
+            continue
+        try:
+            yield result
+        finally:
+            stop_process(proc)
+        return
 
 
 def median(values: Iterable[float]) -> float:

@@ -39,7 +39,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import Row, median_by, skipped, stop_process, user_sys, wait_for_tcp
+from bench import (
+    Row,
+    median_by,
+    nginx_config,
+    run_nginx,
+    skipped,
+    stop_process,
+    user_sys,
+    wait_for_tcp,
+)
 
 NAME = "http"
 BLACKBOX = "prometheus-blackbox-exporter"
@@ -86,22 +95,10 @@ def _nginx_config(root: Path, addresses: Sequence[str], http: int, https: int) -
     plain = "\n".join(f"        listen {a}:{http};" for a in addresses)
     tls = "\n".join(f"        listen {a}:{https} ssl;" for a in addresses)
     location = 'location = /health { default_type text/plain; return 200 "ok\\n"; }'
-    return f"""
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    keepalive_timeout 0;
-    client_body_temp_path {root}/tmp/body;
-    proxy_temp_path {root}/tmp/proxy;
-    fastcgi_temp_path {root}/tmp/fastcgi;
-    uwsgi_temp_path {root}/tmp/uwsgi;
-    scgi_temp_path {root}/tmp/scgi;
+    return nginx_config(
+        root,
+        1024,
+        f"""    keepalive_timeout 0;
     server {{
 {plain}
         {location}
@@ -111,39 +108,22 @@ http {{
         ssl_certificate {root}/cert.pem;
         ssl_certificate_key {root}/key.pem;
         {location}
-    }}
-}}
-"""
+    }}""",
+    )
 
 
-@contextlib.contextmanager
-def _nginx(binary: str, root: Path, addresses: list[str]) -> Iterator[tuple[int, int]]:
+def _nginx(
+    binary: str, root: Path, addresses: list[str]
+) -> contextlib.AbstractContextManager[tuple[int, int]]:
     """nginx serving /health over HTTP and HTTPS on every address: yields the two ports."""
-    (root / "tmp").mkdir(exist_ok=True)
-    for attempt in range(5):
+
+    def configure() -> tuple[str, list[tuple[str, int]], tuple[int, int]]:
         http = _free_on_all(addresses, set())
         https = _free_on_all(addresses, {http})
-        conf = root / "nginx.conf"
-        conf.write_text(_nginx_config(root, addresses, http, https))
-        proc = subprocess.Popen(
-            [binary, "-e", str(root / "error.log"), "-p", str(root), "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_tcp(addresses[-1], http, proc, "nginx")
-            wait_for_tcp(addresses[-1], https, proc, "nginx")
-        except (RuntimeError, TimeoutError):
-            stop_process(proc)
-            if attempt == 4:
-                log = (root / "error.log").read_text(errors="replace")
-                raise RuntimeError(f"nginx did not start: {log[-500:]}") from None
-            continue
-        try:
-            yield http, https
-        finally:
-            stop_process(proc)
-        return
+        listens = [(addresses[-1], http), (addresses[-1], https)]
+        return _nginx_config(root, addresses, http, https), listens, (http, https)
+
+    return run_nginx(binary, root, configure)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import trustme
 from aiosmtpd.controller import Controller
 
-from bench import stop_process, wait_for_tcp
+import bench
+from bench import nginx_config, stop_process, wait_for_tcp
 
 LOOPBACK = "127.0.0.1"
 NAMES = ("localhost", LOOPBACK, "web.cantho.test", "mail.cantho.test")
@@ -151,64 +152,34 @@ def _nginx_config(root: Path, pki: TestPki, ports: dict[str, int]) -> str:
 {_NGINX_LOCATIONS}
     }}"""
 
-    return f"""
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    root {root}/www;
+    return nginx_config(
+        root,
+        256,
+        f"""    root {root}/www;
     absolute_redirect off;
-    client_body_temp_path {root}/tmp/body;
-    proxy_temp_path {root}/tmp/proxy;
-    fastcgi_temp_path {root}/tmp/fastcgi;
-    uwsgi_temp_path {root}/tmp/uwsgi;
-    scgi_temp_path {root}/tmp/scgi;
     server {{
         listen {LOOPBACK}:{ports["http"]};
 {_NGINX_LOCATIONS}
     }}
 {tls_server(ports["https"], pki.valid)}
 {tls_server(ports["near"], pki.near_expiry)}
-{tls_server(ports["expired"], pki.expired)}
-}}
-"""
+{tls_server(ports["expired"], pki.expired)}""",
+    )
 
 
-@contextlib.contextmanager
-def run_nginx(binary: str, root: Path, pki: TestPki) -> Iterator[Nginx]:
+def run_nginx(binary: str, root: Path, pki: TestPki) -> contextlib.AbstractContextManager[Nginx]:
     """Start nginx in the foreground under ``root``; retry if a picked port was taken."""
     (root / "www").mkdir(parents=True, exist_ok=True)
-    (root / "tmp").mkdir(exist_ok=True)
     big_size = 4 << 20
     (root / "www" / "big").write_bytes(bytes(range(256)) * (big_size // 256))
-    for attempt in range(5):
+
+    def configure() -> tuple[str, list[tuple[str, int]], Nginx]:
         ports = {name: free_port() for name in ("http", "https", "near", "expired")}
-        conf = root / "nginx.conf"
-        conf.write_text(_nginx_config(root, pki, ports))
-        proc = subprocess.Popen(
-            [binary, "-e", str(root / "error.log"), "-p", str(root), "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for port in ports.values():
-                wait_for_tcp(LOOPBACK, port, proc, "server", timeout=5.0)
-        except (RuntimeError, TimeoutError):
-            stop_process(proc)
-            if attempt == 4:
-                log = (root / "error.log").read_text(errors="replace")
-                raise RuntimeError(f"nginx did not start:\n{log}") from None
-            continue
-        try:
-            yield Nginx(ports["http"], ports["https"], ports["near"], ports["expired"], big_size)
-        finally:
-            stop_process(proc)
-        return
+        running = Nginx(ports["http"], ports["https"], ports["near"], ports["expired"], big_size)
+        listens = [(LOOPBACK, port) for port in ports.values()]
+        return _nginx_config(root, pki, ports), listens, running
+
+    return bench.run_nginx(binary, root, configure, timeout=5.0)
 
 
 DNS_ZONE_ARGS = (
