@@ -30,7 +30,12 @@ class NoopProbe(Probe[NoopOptions]):
 
 
 def spec(
-    key: str, kind: str, options: ProbeOptions, interval: float, name: str | None = None
+    key: str,
+    kind: str,
+    options: ProbeOptions,
+    interval: float,
+    name: str | None = None,
+    fail_after: int = 3,
 ) -> CheckSpec:
     """An active site check with retries at the same interval (so lateness is plain)."""
     element = key.rsplit(".", 1)[0]
@@ -47,7 +52,7 @@ def spec(
         lifecycle=Lifecycle.ACTIVE,
         interval=interval,
         retry_interval=interval,
-        fail_after=3,
+        fail_after=fail_after,
         recover_after=2,
     )
 

@@ -19,12 +19,13 @@ from typing import ClassVar
 
 import pytest
 
+from bench.specs import spec
 from monitor.engine import Monitor
 from monitor.state import CheckState, Event, OutageOpened, Outcome
 from monitor.store import Store
 from probes.base import Observation, Probe, ProbeOptions
 from probes.tcp import TcpOptions, TcpProbe
-from sites.spec import CheckSpec, ElementType, Lifecycle
+from sites.spec import CheckSpec
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -58,22 +59,7 @@ def listener() -> Iterator[int]:
 
 
 def _spec(key: str, kind: str, options: ProbeOptions, interval: float) -> CheckSpec:
-    return CheckSpec(
-        id=key,
-        name=f"Tải {key}",
-        kind=kind,
-        options=options,
-        element=key.split(".")[0],
-        element_type=ElementType.SITE,
-        datacenter=None,
-        site=key.split(".")[0],
-        role="wan",
-        lifecycle=Lifecycle.ACTIVE,
-        interval=interval,
-        retry_interval=interval,
-        fail_after=2,
-        recover_after=2,
-    )
+    return spec(key, kind, options, interval, name=f"Tải {key}", fail_after=2)
 
 
 async def _run(monitor: Monitor, seconds: float) -> None:
