@@ -10,7 +10,7 @@ Design notes:
 - The body is read up to ``max_body_bytes`` (before and after gzip decoding) and then the
   connection is dropped, so a huge, endless, compressed or binary body costs at most that.
 - The certificate's expiry is read from the checked connection itself, so a renewed or
-  replaced certificate shows on the next check; parsing is cached per certificate.
+  replaced certificate shows on the next check.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import functools
 import json
 import re
 import socket
-import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from OpenSSL import SSL
 from pydantic import Field, field_validator
 from yarl import URL
 
@@ -180,11 +180,6 @@ def _request(target: _Target, headers: tuple[tuple[str, str], ...]) -> bytes:
     return b"".join(lines)
 
 
-@functools.lru_cache(maxsize=1024)
-def _not_after(der: bytes) -> datetime:
-    return tls.cert_not_after(der)
-
-
 class HttpProbe(Probe[HttpOptions]):
     """HTTP(S) checks, each over a new connection."""
 
@@ -199,7 +194,7 @@ class HttpProbe(Probe[HttpOptions]):
     async def check(self, options: HttpOptions) -> Observation:
         """Fetch ``options.url`` once and judge the response."""
         context = (
-            tls.client_context(options.verify_tls, options.ca_file)
+            tls.openssl_context(options.verify_tls, options.ca_file)
             if options.url.startswith("https")
             else None
         )
@@ -214,14 +209,14 @@ class HttpProbe(Probe[HttpOptions]):
                 return Observation.down(_deadline_reason(timing, options.timeout))
 
     async def _fetch(
-        self, options: HttpOptions, context: ssl.SSLContext | None, timing: _Timing
+        self, options: HttpOptions, context: SSL.Context | None, timing: _Timing
     ) -> Observation:
         headers = tuple(options.headers.items())
         target = _target(options.url, options.method, options.server_name)
         method = options.method
         redirects = 0
         while True:
-            head, body, truncated, der = await self._exchange(
+            head, body, truncated, not_after = await self._exchange(
                 target, headers, context, options, timing
             )
             location = head.headers.get("location")
@@ -236,7 +231,7 @@ class HttpProbe(Probe[HttpOptions]):
                 method = "GET"
             target = _redirect_target(target, location, method, options)
             if target.tls and context is None:
-                context = tls.client_context(options.verify_tls, options.ca_file)
+                context = tls.openssl_context(options.verify_tls, options.ca_file)
         latency_ms = (time.perf_counter() - timing.started) * 1000
         values: dict[str, Value] = {
             "http_status": head.status,
@@ -248,8 +243,8 @@ class HttpProbe(Probe[HttpOptions]):
         if timing.connected is not None:
             values["connect_ms"] = round((timing.connected - timing.started) * 1000, 2)
         verdict = _judge_response(head, body, truncated, options)
-        if verdict is None and der:
-            verdict = _certificate_verdict(der, options, values)
+        if verdict is None and not_after is not None:
+            verdict = _certificate_verdict(not_after, options, values)
         if verdict is not None and verdict[0] is Status.DOWN:
             return Observation(Status.DOWN, verdict[1], latency_ms, values)
         reasons = [verdict[1]] if verdict is not None else []
@@ -263,11 +258,11 @@ class HttpProbe(Probe[HttpOptions]):
         self,
         target: _Target,
         headers: tuple[tuple[str, str], ...],
-        context: ssl.SSLContext | None,
+        context: SSL.Context | None,
         options: HttpOptions,
         timing: _Timing,
-    ) -> tuple[Head, bytes, bool, bytes | None]:
-        """One request on one new connection: head, body, truncation, peer certificate."""
+    ) -> tuple[Head, bytes, bool, datetime | None]:
+        """One request on one new connection: head, body, truncation, certificate expiry."""
         timing.phase = "connect"
         try:
             addresses = await self._resolver.resolve(target.host, target.port)
@@ -290,7 +285,7 @@ class HttpProbe(Probe[HttpOptions]):
             body, truncated = await connection.read_body(
                 head, target.method, options.max_body_bytes
             )
-            return head, body, truncated, connection.peer_certificate()
+            return head, body, truncated, connection.peer_not_after()
         finally:
             connection.close()
 
@@ -307,9 +302,9 @@ def _redirect_target(target: _Target, location: str, method: str, options: HttpO
 
 
 def _certificate_verdict(
-    der: bytes, options: HttpOptions, values: dict[str, Value]
+    not_after: datetime, options: HttpOptions, values: dict[str, Value]
 ) -> tuple[Status, str] | None:
-    days = tls.days_left(_not_after(der))
+    days = tls.days_left(not_after)
     values["cert_days_left"] = days
     verdict = tls.expiry_verdict(days, options.cert_warn_days)
     if verdict is None:

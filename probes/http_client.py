@@ -5,10 +5,10 @@ would keep answering after the listener behind it died), and for that aiohttp's 
 connector and stream layers cost more CPU than the kernel's whole TCP exchange. Asyncio's
 SSL transport adds its own Python-level
 record pump on top of OpenSSL's. Here the socket is non-blocking and driven straight from
-the event loop's reader/writer callbacks; TLS is an ``ssl.SSLSocket`` in non-blocking
-mode, so OpenSSL reads and writes the socket itself. In ``python -m bench http`` that
-took a plain-HTTP check from about 490 to 310 µs of CPU and an HTTPS one from about 1.96
-to 1.4 ms, most of which is now OpenSSL's handshake.
+the event loop's reader/writer callbacks; TLS is a pyOpenSSL connection on that socket
+(:func:`probes.tls.open_client`), so OpenSSL reads and writes the socket itself. In
+``python -m bench http`` that took a plain-HTTP check from about 490 to 310 µs of CPU and
+an HTTPS one from about 1.96 to 1.1 ms, most of which is now OpenSSL's handshake.
 
 What it does: ``Connection: close`` requests without a body, responses framed by
 Content-Length, chunked transfer coding or the end of the connection, 1xx interim
@@ -22,12 +22,15 @@ Every failure is an :class:`HttpError` whose message is the reason a check shows
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
 import socket
-import ssl
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
+
+from OpenSSL import SSL
 
 from probes import tls
 from probes.base import describe_os_error, format_seconds, safe_text
@@ -79,10 +82,13 @@ class Connection:
     caller's deadline.
     """
 
-    __slots__ = ("_buffer", "_loop", "_read_timeout", "_sock")
+    __slots__ = ("_buffer", "_io", "_loop", "_name", "_read_timeout", "_sock")
 
-    def __init__(self, sock: socket.socket | ssl.SSLSocket) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._io: socket.socket | SSL.Connection = sock
+        """What requests are written to and responses read from: the socket or TLS on it."""
+        self._name = ""
         self._loop = asyncio.get_running_loop()
         self._read_timeout: float | None = None
         self._buffer = bytearray()
@@ -91,8 +97,8 @@ class Connection:
     async def open(
         cls,
         addresses: list[tuple[int, Address]],
-        context: ssl.SSLContext | None,
-        server_hostname: str | None,
+        context: SSL.Context | None,
+        server_hostname: str,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
     ) -> Connection:
@@ -128,7 +134,7 @@ class Connection:
         raise error
 
     async def _connect(
-        self, address: Address, context: ssl.SSLContext | None, server_hostname: str | None
+        self, address: Address, context: SSL.Context | None, server_hostname: str
     ) -> None:
         try:
             await self._loop.sock_connect(self._sock, address)
@@ -136,22 +142,21 @@ class Connection:
             raise HttpError(describe_os_error(exc)) from exc
         if context is None:
             return
-        self._sock = context.wrap_socket(
-            self._sock, server_hostname=server_hostname, do_handshake_on_connect=False
-        )
-        assert isinstance(self._sock, ssl.SSLSocket)
+        try:
+            tls_io = self._io = tls.open_client(context, self._sock, server_hostname)
+        except UnicodeError as exc:
+            raise HttpError(f"TLS: bad server name {safe_text(server_hostname, 80)!r}") from exc
+        self._name = server_hostname
         while True:
             try:
-                self._sock.do_handshake()
+                tls_io.do_handshake()
                 return
-            except ssl.SSLWantReadError:
+            except SSL.WantReadError:
                 await self._wait(write=False)
-            except ssl.SSLWantWriteError:
+            except SSL.WantWriteError:
                 await self._wait(write=True)
-            except ssl.SSLError as exc:
-                raise HttpError(tls.describe_tls_error(exc)) from exc
-            except OSError as exc:
-                raise HttpError(f"TLS: handshake failed ({describe_os_error(exc)})") from exc
+            except SSL.Error as exc:
+                raise HttpError(tls.describe_openssl_error(exc, tls_io, server_hostname)) from exc
 
     async def _wait(self, write: bool) -> None:
         """Until the socket is readable (writable); bounded by the read timeout once connected."""
@@ -177,11 +182,15 @@ class Connection:
             else:
                 self._loop.remove_reader(fd)
 
-    def peer_certificate(self) -> bytes | None:
-        """The server's certificate (DER) on a TLS connection, verified or not."""
-        if isinstance(self._sock, ssl.SSLSocket):
-            return self._sock.getpeercert(binary_form=True)
+    def peer_not_after(self) -> datetime | None:
+        """The expiry of the server's certificate on a TLS connection, verified or not."""
+        if isinstance(self._io, SSL.Connection):
+            return tls.peer_not_after(self._io)
         return None
+
+    def _tls_error(self, exc: SSL.Error) -> HttpError:
+        assert isinstance(self._io, SSL.Connection)
+        return HttpError(tls.describe_openssl_error(exc, self._io, self._name, handshake=False))
 
     def close(self) -> None:
         """Drop the connection (no TLS close_notify: nothing more will be said on it)."""
@@ -192,13 +201,13 @@ class Connection:
         view = memoryview(data)
         while view:
             try:
-                view = view[self._sock.send(view) :]
-            except (BlockingIOError, ssl.SSLWantWriteError):
+                view = view[self._io.send(view) :]
+            except (BlockingIOError, SSL.WantWriteError):
                 await self._wait(write=True)
-            except ssl.SSLWantReadError:
+            except SSL.WantReadError:
                 await self._wait(write=False)
-            except ssl.SSLError as exc:
-                raise HttpError(tls.describe_tls_error(exc)) from exc
+            except SSL.Error as exc:
+                raise self._tls_error(exc) from exc
             except OSError as exc:
                 raise HttpError(f"connection failed: {describe_os_error(exc)}") from exc
 
@@ -206,19 +215,23 @@ class Connection:
         """Read what has arrived into the buffer; ``False`` at the end of the stream."""
         while True:
             try:
-                chunk = self._sock.recv(_READ_SIZE)
-            except (BlockingIOError, ssl.SSLWantReadError):
+                chunk = self._io.recv(_READ_SIZE)
+            except (BlockingIOError, SSL.WantReadError):
                 await self._wait(write=False)
                 continue
-            except ssl.SSLWantWriteError:
+            except SSL.WantWriteError:
                 await self._wait(write=True)
                 continue
-            except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError):
+            except (SSL.ZeroReturnError, ConnectionResetError):
+                return False
+            except SSL.SysCallError as exc:
                 # A reset or an end without close_notify ends the response like a FIN
                 # would; whether that left it incomplete is for the framing to say.
-                return False
-            except ssl.SSLError as exc:
-                raise HttpError(tls.describe_tls_error(exc)) from exc
+                if exc.args[:1] in ((-1,), (errno.ECONNRESET,)):
+                    return False
+                raise self._tls_error(exc) from exc
+            except SSL.Error as exc:
+                raise self._tls_error(exc) from exc
             except OSError as exc:
                 raise HttpError(f"connection failed: {describe_os_error(exc)}") from exc
             if not chunk:

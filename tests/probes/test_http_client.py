@@ -13,6 +13,7 @@ import zlib
 
 import pytest
 
+from probes import tls
 from probes.base import Observation, Status
 from probes.http import HttpOptions, HttpProbe
 from tests.probes import servers
@@ -240,3 +241,89 @@ async def test_renewed_certificate_shows_at_once(probe: HttpProbe, pki: servers.
     days = after.values["cert_days_left"]
     assert isinstance(days, float)
     assert days > 300
+
+
+async def _check_tls(
+    probe: HttpProbe, pki: servers.TestPki, handler: servers.Handler, **options: object
+) -> Observation:
+    async with servers.raw_server(handler, pki.server_context(pki.valid)) as port:
+        return await probe.check(
+            HttpOptions.model_validate(
+                {"url": f"https://127.0.0.1:{port}/", "timeout": 2, **options}
+            )
+        )
+
+
+async def test_tls_to_a_plain_listener(probe: HttpProbe) -> None:
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async with servers.raw_server(plain) as port:
+        obs = await probe.check(
+            HttpOptions(url=f"https://127.0.0.1:{port}/", verify_tls=False, timeout=2)
+        )
+    assert obs.status is Status.DOWN
+    assert obs.reason == "TLS: handshake failed (wrong version number)", obs.reason
+
+
+async def test_tls_listener_hangs_up_in_the_handshake(probe: HttpProbe) -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+
+    async with servers.raw_server(hang_up) as port:
+        obs = await probe.check(
+            HttpOptions(url=f"https://127.0.0.1:{port}/", verify_tls=False, timeout=2)
+        )
+    assert obs.status is Status.DOWN
+    assert obs.reason == "TLS: handshake failed (connection closed by the server)", obs.reason
+
+
+async def test_tls_body_may_end_without_close_notify(
+    probe: HttpProbe, pki: servers.TestPki
+) -> None:
+    async def abrupt(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK_HEAD + b"\r\nall of it")
+        await writer.drain()
+        writer.transport.abort()
+
+    obs = await _check_tls(probe, pki, abrupt, ca_file=str(pki.ca_file), body_contains="of it")
+    assert obs.status is Status.OK, obs
+    assert obs.values["bytes"] == 9
+
+
+async def test_tls_ip_address_mismatch(probe: HttpProbe, pki: servers.TestPki) -> None:
+    handler = _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    obs = await _check_tls(probe, pki, handler, ca_file=str(pki.ca_file), server_name="127.0.0.9")
+    assert obs.status is Status.DOWN
+    assert obs.reason == (
+        "TLS: certificate verify failed "
+        "(IP address mismatch, certificate is not valid for '127.0.0.9'.)"
+    )
+
+
+async def test_tls_unicode_server_name(probe: HttpProbe, pki: servers.TestPki) -> None:
+    handler = _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    name = "cổngthôngtin.cantho.test"
+    obs = await _check_tls(probe, pki, handler, ca_file=str(pki.ca_file), server_name=name)
+    assert obs.status is Status.DOWN
+    assert obs.reason == (
+        "TLS: certificate verify failed "
+        f"(Hostname mismatch, certificate is not valid for {name!r}.)"
+    )
+
+
+async def test_tls_system_store_is_the_one_python_uses(
+    probe: HttpProbe, pki: servers.TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))
+    # The context is cached per process; build it afresh under these variables.
+    tls._cached_openssl_context.cache_clear()
+    try:
+        obs = await _check_tls(probe, pki, handler)
+    finally:
+        tls._cached_openssl_context.cache_clear()
+    assert obs.status is Status.OK, obs
