@@ -111,6 +111,7 @@ class _Check:
         "error",
         "latency_ms",
         "gen",
+        "due",
         "rerun",
         "parents",
         "children",
@@ -124,6 +125,10 @@ class _Check:
         self.latency_ms: float | None = None
         self.gen = 0
         """Schedule generation: a wheel entry of an older generation is stale."""
+        self.due = 0.0
+        """Loop time the pending or current run was scheduled for; the next run is one
+        period after it, not after the tick that fired it, so rounding to ticks does not
+        stretch the interval."""
         self.rerun = False
         """Woken while running: run again as soon as this run ends."""
         self.parents: list[_Check] = []
@@ -143,7 +148,7 @@ class _Lane:
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
         self.active = 0
-        self.ready: deque[tuple[_Check, float]] = deque()
+        self.ready: deque[_Check] = deque()
 
 
 class Monitor:
@@ -275,7 +280,7 @@ class Monitor:
         self._wheel = wheel = TimingWheel(loop, self.tick, self._fire)
         now = loop.time()
         for key, c in self._checks.items():
-            wheel.schedule((key, c.gen), now + first_offset(key, self._period(c)))
+            self._schedule(wheel, c, now + first_offset(key, self._period(c)))
         heartbeat = asyncio.create_task(self._heartbeat(self.run_id))
         maintenance = asyncio.create_task(self._maintenance_loop())
         try:
@@ -331,11 +336,16 @@ class Monitor:
             if c is not None:
                 self._publish(c)
 
+    def _schedule(self, wheel: TimingWheel[tuple[str, int]], c: _Check, due: float) -> None:
+        """Run ``c`` at ``due`` instead of whenever it was to run."""
+        c.gen += 1
+        c.due = due
+        wheel.schedule((c.spec.id, c.gen), due)
+
     def _fire(self, keys: list[tuple[str, int]]) -> None:
         if self._stopping:
             return
         loop = asyncio.get_running_loop()
-        fired = loop.time()
         checks = self._checks
         lanes = self._lanes
         for key, gen in keys:
@@ -350,21 +360,20 @@ class Monitor:
                 lane = lanes[kind] = _Lane(self._registry[kind].concurrency)
             if lane.active < lane.limit:
                 lane.active += 1
-                self._start(loop, c, fired, lane)
+                self._start(loop, c, lane)
             else:
-                lane.ready.append((c, fired))
+                lane.ready.append(c)
 
-    def _start(self, loop: asyncio.AbstractEventLoop, c: _Check, fired: float, lane: _Lane) -> None:
+    def _start(self, loop: asyncio.AbstractEventLoop, c: _Check, lane: _Lane) -> None:
         """Run ``c`` in a slot of ``lane`` (already counted in ``lane.active``)."""
-        task = loop.create_task(self._run_check(c, fired, lane))
+        task = loop.create_task(self._run_check(c, lane))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _release(self, lane: _Lane) -> None:
         """A slot of ``lane`` is free: hand it to the longest-waiting due check."""
         if lane.ready and not self._stopping:
-            c, fired = lane.ready.popleft()
-            self._start(asyncio.get_running_loop(), c, fired, lane)
+            self._start(asyncio.get_running_loop(), lane.ready.popleft(), lane)
         else:
             lane.active -= 1
 
@@ -390,7 +399,7 @@ class Monitor:
             self._probes[kind] = probe
             return probe
 
-    async def _run_check(self, c: _Check, fired: float, lane: _Lane) -> None:
+    async def _run_check(self, c: _Check, lane: _Lane) -> None:
         cancelled = False
         try:
             await self._check_once(c)
@@ -403,21 +412,20 @@ class Monitor:
             c.running = False
             self._release(lane)
             if not cancelled and not self._stopping and self._wheel is not None:
-                loop = asyncio.get_running_loop()
-                due = fired + jittered(self._period(c), self.jitter, self._rng)
+                now = asyncio.get_running_loop().time()
+                due = c.due + jittered(self._period(c), self.jitter, self._rng)
                 if c.rerun:
                     c.rerun = False
-                    due = loop.time()
-                c.gen += 1
-                self._wheel.schedule((c.spec.id, c.gen), max(due, loop.time()))
+                    due = now
+                # A run that overran its period starts the next one now, not a burst.
+                self._schedule(self._wheel, c, max(due, now))
 
     def _wake(self, c: _Check) -> None:
         """Check ``c`` now instead of at its scheduled time."""
         if c.running:
             c.rerun = True
         elif self._wheel is not None and not self._stopping:
-            c.gen += 1
-            self._wheel.schedule((c.spec.id, c.gen), asyncio.get_running_loop().time())
+            self._schedule(self._wheel, c, asyncio.get_running_loop().time())
 
     def _wake_descendants(self, root: _Check) -> None:
         seen = {root.spec.id}

@@ -292,6 +292,19 @@ async def test_slow_probe_never_overlaps_itself(store: Store) -> None:
     assert 3 <= len(SleepProbe.starts["0.25/ok"]) <= 4
 
 
+async def test_ticks_do_not_stretch_the_interval(store: Store) -> None:
+    # Runs fire on 0.1 s ticks. Each is due one interval after the previous one was due,
+    # so a 0.25 s interval keeps a 0.25 s mean gap (rounding each up from the tick that
+    # fired the last would give 0.3 s: a sixth fewer checks).
+    steady = spec(early_id("steady", 0.25), "sleep", SleepOptions(), interval=0.25)
+    monitor = Monitor([steady], store, probes=REGISTRY, jitter=0, tick=0.1)
+    async with running(monitor):
+        await asyncio.sleep(3.1)
+    starts = SleepProbe.starts["0.0/ok"]
+    mean_gap = (starts[-1] - starts[0]) / (len(starts) - 1)
+    assert 0.24 <= mean_gap <= 0.27, starts
+
+
 async def test_concurrency_is_bounded_per_kind(store: Store) -> None:
     checks = [
         spec(f"c{i}.x", "sleep", SleepOptions(delay=0.1 + i / 1000), interval=0.05)
