@@ -7,6 +7,7 @@ import os
 import re
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -248,6 +249,16 @@ async def test_tls_certificate_near_expiry_is_degraded(
 async def test_missing_ca_file_is_a_setup_error(probe: HttpProbe, nginx: servers.Nginx) -> None:
     options = HttpOptions(url=_url(nginx.https_port, "/ok", "https"), ca_file="/nonexistent/ca.pem")
     with pytest.raises(ProbeSetupError, match="cannot read CA file"):
+        await probe.check(options)
+
+
+async def test_ca_file_without_certificates_is_a_setup_error(
+    probe: HttpProbe, nginx: servers.Nginx, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("<html>not a certificate</html>\n")
+    options = HttpOptions(url=_url(nginx.https_port, "/ok", "https"), ca_file=str(garbage))
+    with pytest.raises(ProbeSetupError, match="cannot load CA file .*ca.pem"):
         await probe.check(options)
 
 
