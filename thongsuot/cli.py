@@ -145,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _inventory_argument(run)
     _db_argument(run)
+    run.add_argument(
+        "--procs",
+        type=int,
+        default=1,
+        help="monitor processes, one per core for a whole country (default 1): checks that "
+        "depend on each other stay together, all share the database",
+    )
     run.set_defaults(func=cmd_run)
 
     dash = sub.add_parser(
@@ -411,10 +418,12 @@ def _format_probe(observation: Observation, *, as_json: bool) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor import daemon
 
+    if args.procs < 1:
+        raise UsageError(f"--procs must be at least 1, not {args.procs}")
     inventory = sites.load(args.file)
     for warning in inventory.warnings:
         log.warning("%s", warning)
-    return daemon.run(inventory, args.db)
+    return daemon.run(inventory, args.db, args.procs)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

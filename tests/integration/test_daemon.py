@@ -99,9 +99,9 @@ def _outages(db: Path, check: str) -> list[tuple[float, float | None]]:
     return [(float(s), None if e is None else float(e)) for s, e in rows]  # type: ignore[arg-type]
 
 
-def _daemon(inventory: Path, db: Path) -> subprocess.Popen[str]:
+def _daemon(inventory: Path, db: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "thongsuot.cli", "run", str(inventory), "--db", str(db)],
+        [sys.executable, "-m", "thongsuot.cli", "run", str(inventory), "--db", str(db), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -198,3 +198,75 @@ def test_broken_inventory_exits_2_without_traceback(tmp_path: Path, text: str, n
     assert "Traceback" not in result.stderr
     assert needle in result.stderr, result.stderr
     assert not (tmp_path / "x").exists(), "nothing is written for a broken inventory"
+
+
+TWO_DATACENTRES = """\
+version: 1
+province: {{name: Thử nghiệm, domain: test.example}}
+defaults: {{interval: 0.3s, retry_interval: 0.2s, fail_after: 2, recover_after: 2, timeout: 1s}}
+datacenters:
+  - id: dc-a
+    name: Trung tâm dữ liệu A
+    former_province: Cần Thơ
+    checks:
+      - {{id: uplink, kind: tcp, role: uplink, host: 127.0.0.1, port: {port}}}
+  - id: dc-b
+    name: Trung tâm dữ liệu B
+    former_province: Hậu Giang
+    checks:
+      - {{id: uplink, kind: tcp, role: uplink, host: 127.0.0.1, port: {port}}}
+systems:
+  - id: cong
+    name: Cổng thông tin điện tử
+    datacenter: dc-a
+    checks:
+      - {{id: web, kind: http, url: "http://127.0.0.1:{port}/", body_contains: Cần Thơ}}
+"""
+CHECKS = ("dc-a.uplink", "dc-b.uplink", "cong.web")
+
+
+async def _run_two(tmp_path: Path) -> tuple[Portal, Path, subprocess.Popen[str]]:
+    portal = Portal()
+    await portal.start()
+    inventory = tmp_path / "sites.yaml"
+    inventory.write_text(TWO_DATACENTRES.format(port=portal.port), encoding="utf-8")
+    db = tmp_path / "monitor.db"
+    daemon = _daemon(inventory, db, "--procs", "2")
+    await _wait_for(lambda: all(len(_observations(db, key)) >= 3 for key in CHECKS))
+    return portal, db, daemon
+
+
+async def test_two_processes_share_the_checks_and_the_database(tmp_path: Path) -> None:
+    portal, db, daemon = await _run_two(tmp_path)
+    try:
+        runs = _rows(db, "SELECT pid, stopped FROM monitor_runs ORDER BY id")
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.to_thread(daemon.communicate, timeout=15)
+    finally:
+        await portal.stop()
+    assert daemon.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert len(runs) == 2
+    assert len({pid for pid, _ in runs} | {daemon.pid}) == 3, "two monitors besides the supervisor"
+    assert "(monitor 1/2): monitoring 2 checks" in output, output
+    assert "(monitor 2/2): monitoring 1 checks" in output, output
+    assert all(stopped is not None for (stopped,) in _rows(db, "SELECT stopped FROM monitor_runs"))
+    assert not _rows(db, "SELECT * FROM outages")
+
+
+async def test_one_process_dying_stops_the_others(tmp_path: Path) -> None:
+    portal, db, daemon = await _run_two(tmp_path)
+    try:
+        [(victim,), (survivor,)] = _rows(db, "SELECT pid FROM monitor_runs ORDER BY id")
+        assert isinstance(victim, int)
+        os.kill(victim, signal.SIGKILL)
+        output, _ = await asyncio.to_thread(daemon.communicate, timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        await portal.stop()
+    assert daemon.returncode == 1, output
+    assert "exited with code -9; stopping the others" in output, output
+    stopped = dict(_rows(db, "SELECT pid, stopped FROM monitor_runs"))
+    assert stopped[victim] is None
+    assert stopped[survivor] is not None, "the survivor stopped cleanly"
