@@ -12,11 +12,11 @@ import contextlib
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import trustme
 from aiosmtpd.controller import Controller
@@ -353,18 +353,23 @@ def silent_udp_socket() -> Iterator[int]:
 Responder = Callable[[bytes], bytes | None]
 
 
-class _UdpResponder(asyncio.DatagramProtocol):
-    def __init__(self, respond: Responder) -> None:
-        self.respond = respond
+class ScriptedUdp(asyncio.DatagramProtocol):
+    """Answers each datagram with the datagrams ``answer(data)`` returns (none, one or
+    several, any bytes) and keeps every datagram it received, in order."""
+
+    def __init__(self, answer: Callable[[bytes], Iterable[bytes]]) -> None:
+        self.answer = answer
+        self.received: list[bytes] = []
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        answer = self.respond(data)
-        if answer is not None and self.transport is not None:
-            self.transport.sendto(answer, addr)
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.received.append(data)
+        assert self.transport is not None
+        for reply in self.answer(data):
+            self.transport.sendto(reply, addr)
 
 
 @contextlib.asynccontextmanager
@@ -372,7 +377,8 @@ async def udp_server(respond: Responder) -> AsyncIterator[int]:
     """A UDP server on 127.0.0.1:0 answering each datagram with ``respond(data)``."""
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: _UdpResponder(respond), local_addr=(LOOPBACK, 0)
+        lambda: ScriptedUdp(lambda data: [] if (reply := respond(data)) is None else [reply]),
+        local_addr=(LOOPBACK, 0),
     )
     try:
         yield int(transport.get_extra_info("sockname")[1])

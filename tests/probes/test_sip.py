@@ -7,14 +7,14 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from probes.base import Status
 from probes.sip import SipOptions, SipProbe, parse_response
-from tests.probes.servers import udp_servers
+from tests.probes.servers import ScriptedUdp, udp_servers
 from tests.probes.sipp import SIPP, Sipp, free_port
 
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="needs SIPp (apt install sip-tester)")
@@ -103,24 +103,6 @@ async def test_concurrent_checks_get_their_own_answers(sipp_servers: dict[str, S
 Reply = Callable[[dict[str, str]], list[bytes]]
 
 
-class RawUdpServer(asyncio.DatagramProtocol):
-    """Answers each request with whatever ``reply`` builds from the request's headers."""
-
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-        self.received: list[bytes] = []
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.received.append(data)
-        assert self.transport is not None
-        for datagram in self.reply(request_headers(data)):
-            self.transport.sendto(datagram, addr)
-
-
 def request_headers(data: bytes) -> dict[str, str]:
     headers: dict[str, str] = {}
     for line in data.decode().split("\r\n")[1:]:
@@ -147,8 +129,8 @@ def response(status: str, request: dict[str, str], *extra: str, call_id: str = "
 async def raw_udp() -> AsyncIterator[Callable[[Reply], Any]]:
     async with udp_servers() as start:
 
-        async def serve(reply: Reply) -> tuple[RawUdpServer, int]:
-            server = RawUdpServer(reply)
+        async def serve(reply: Reply) -> tuple[ScriptedUdp, int]:
+            server = ScriptedUdp(lambda data: reply(request_headers(data)))
             return server, await start(server)
 
         yield serve

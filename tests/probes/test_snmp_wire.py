@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pysnmp.proto import rfc1902
@@ -27,7 +27,7 @@ from probes.snmp import (
     SnmpOptions,
     SnmpProbe,
 )
-from tests.probes.servers import udp_servers
+from tests.probes.servers import ScriptedUdp, udp_servers
 from tests.probes.test_snmp_ber import pysnmp_response
 
 Answer = Callable[[_ber.Message, bytes], list[bytes]]
@@ -45,24 +45,6 @@ def good(request: _ber.Message, _: bytes) -> bytes:
     return pysnmp_response(varbinds, request.request_id, request.community)
 
 
-class Agent(asyncio.DatagramProtocol):
-    """Answers each request with whatever ``answer`` returns (any bytes)."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.seen: list[bytes] = []
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.seen.append(data)
-        assert self.transport is not None
-        for reply in self.answer(_ber.decode_message(data), data):
-            self.transport.sendto(reply, addr)
-
-
 @pytest.fixture
 async def probe() -> AsyncIterator[SnmpProbe]:
     snmp = SnmpProbe()
@@ -75,8 +57,8 @@ async def probe() -> AsyncIterator[SnmpProbe]:
 async def serve() -> AsyncIterator[Callable[[Answer], Any]]:
     async with udp_servers() as start:
 
-        async def serve_with(answer: Answer) -> tuple[Agent, int]:
-            agent = Agent(answer)
+        async def serve_with(answer: Answer) -> tuple[ScriptedUdp, int]:
+            agent = ScriptedUdp(lambda data: answer(_ber.decode_message(data), data))
             return agent, await start(agent)
 
         yield serve_with
@@ -171,17 +153,17 @@ async def test_error_status_reasons(
 @pytest.mark.parametrize("retries", [0, 1, 2])
 async def test_retries_resend_the_same_request(serve: Any, probe: SnmpProbe, retries: int) -> None:
     def second_try_only(request: _ber.Message, data: bytes) -> list[bytes]:
-        return [good(request, data)] if len(agent.seen) == 2 else []
+        return [good(request, data)] if len(agent.received) == 2 else []
 
     agent, port = await serve(second_try_only)
     obs = await probe.check(options(port, timeout=0.45, retries=retries))
     if retries == 0:
         assert (obs.status, obs.reason) == (Status.DOWN, "no SNMP response within 450 ms")
-        assert len(agent.seen) == 1
+        assert len(agent.received) == 1
     else:
         assert obs.status is Status.OK, obs.reason
-        assert len(agent.seen) == 2
-        assert agent.seen[0] == agent.seen[1]
+        assert len(agent.received) == 2
+        assert agent.received[0] == agent.received[1]
 
 
 async def test_concurrent_checks_share_one_socket(serve: Any, probe: SnmpProbe) -> None:
@@ -255,11 +237,11 @@ async def test_v1_missing_objects_and_walk_ends(serve: Any, probe: SnmpProbe) ->
     assert first.values["sys_descr"] is None  # noSuchName for it: asked again without it
     assert first.values["if.lo.oper_status"] == "up"
     assert first.values["if.lo.speed_mbps"] == 100
-    walked = len(agent.seen)
+    walked = len(agent.received)
     second = await probe.check(options(port, version="1", interfaces=["eth0", "lo"]))
     assert (second.status, second.reason) == (first.status, first.reason)
     # One packed GET, asked again once per object the agent lacks (sysDescr, 4 counters).
-    assert len(agent.seen) == walked + 6
+    assert len(agent.received) == walked + 6
 
 
 async def test_v2c_walk_of_a_looping_agent_ends(serve: Any, probe: SnmpProbe) -> None:
@@ -277,4 +259,4 @@ async def test_v2c_walk_of_a_looping_agent_ends(serve: Any, probe: SnmpProbe) ->
     agent, port = await serve(looping)
     obs = await probe.check(options(port, timeout=2.0, interfaces=["eth0"]))
     assert obs.status is Status.OK, obs.reason
-    assert len(agent.seen) == 3
+    assert len(agent.received) == 3
