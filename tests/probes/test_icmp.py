@@ -8,6 +8,7 @@ Namespace layout (see tests/probes/netns.py), 198.19.X.0/24 routed into it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -217,33 +218,41 @@ async def test_rtt_over_threshold_is_degraded(lab: Netns, probe: IcmpProbe) -> N
     assert obs.reason.endswith(" ms > 0.001 ms")
 
 
+@contextlib.asynccontextmanager
+async def impostor(
+    identifier: int, target: str, sequences: range, pause: float
+) -> AsyncIterator[socket.socket]:
+    """Another pinger on this host that uses our identifier: echo requests to ``target``
+    with each of ``sequences``, again every ``pause`` s until the block ends. Yields its
+    raw socket, where the replies it provokes arrive."""
+    stop = asyncio.Event()
+
+    async def send(sock: socket.socket) -> None:
+        while not stop.is_set():
+            for sequence in sequences:
+                sock.sendto(
+                    echo_request(socket.AF_INET, identifier, sequence, bytes(56)), (target, 0)
+                )
+            await asyncio.sleep(pause)
+
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
+        sock.setblocking(False)
+        task = asyncio.create_task(send(sock))
+        try:
+            yield sock
+        finally:
+            stop.set()
+            await task
+
+
 @pytest.mark.netns
 async def test_colliding_identifier_does_not_make_a_dead_host_alive(
     lab: Netns, probe: IcmpProbe
 ) -> None:
     """Another pinger uses our identifier and our sequence numbers on a live host."""
     assert probe.identifier is not None
-    live = lab.addr(LIVE)
-    payload = bytes(56)
-    stop = asyncio.Event()
-
-    async def impostor(sock: socket.socket) -> None:
-        while not stop.is_set():
-            for sequence in range(1, 16):
-                sock.sendto(
-                    echo_request(socket.AF_INET, probe.identifier or 0, sequence, payload),
-                    (live, 0),
-                )
-            await asyncio.sleep(0.01)
-
-    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
-        sock.setblocking(False)
-        task = asyncio.create_task(impostor(sock))
-        try:
-            obs = await probe.check(quick(lab.addr(DEAD), count=3, timeout=0.4))
-        finally:
-            stop.set()
-            await task
+    async with impostor(probe.identifier, lab.addr(LIVE), range(1, 16), 0.01) as sock:
+        obs = await probe.check(quick(lab.addr(DEAD), count=3, timeout=0.4))
         colliding = 0
         while True:
             try:
@@ -374,27 +383,11 @@ async def test_colliding_identifier_does_not_make_a_dead_host_alive_in_a_single_
 ) -> None:
     """As above, on the one-request path: replies with our id and sequence, wrong source."""
     assert probe.identifier is not None
-    live = lab.addr(LIVE)
-    stop = asyncio.Event()
-
-    async def impostor(sock: socket.socket) -> None:
-        while not stop.is_set():
-            for sequence in range(1, 64):
-                packet = echo_request(socket.AF_INET, probe.identifier or 0, sequence, bytes(56))
-                sock.sendto(packet, (live, 0))
-            await asyncio.sleep(0.005)
-
-    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
-        sock.setblocking(False)
-        task = asyncio.create_task(impostor(sock))
-        try:
-            await asyncio.sleep(0.02)
-            results = await asyncio.gather(
-                *(probe.check(quick(lab.addr(DEAD + i), count=1, timeout=0.3)) for i in range(8))
-            )
-        finally:
-            stop.set()
-            await task
+    async with impostor(probe.identifier, lab.addr(LIVE), range(1, 64), 0.005):
+        await asyncio.sleep(0.02)
+        results = await asyncio.gather(
+            *(probe.check(quick(lab.addr(DEAD + i), count=1, timeout=0.3)) for i in range(8))
+        )
     assert [r.reason for r in results] == ["no reply to 1 ping"] * 8
 
 
