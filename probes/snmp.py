@@ -23,7 +23,7 @@ import ipaddress
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -689,20 +689,7 @@ class SnmpProbe(Probe[SnmpOptions]):
         if options.version != "3":
             answer = await self._exchange(options, target, _ber.GET_REQUEST, oids)
             return dict(answer)
-        engine = self._require_engine()
-        try:
-            ei, es, ix, var_binds = await get_cmd(
-                engine,
-                self._auth(options),
-                target,
-                _CONTEXT,
-                *(self._object_type(oid) for oid in oids),
-                lookupMib=False,
-            )
-        except PySnmpError as exc:
-            raise _SnmpFailure(Observation.down(f"SNMP error: {safe_text(exc, 120)}")) from exc
-        self._raise_for_error(options, ei, es, ix, oids)
-        return {tuple(oid): _plain(value) for oid, value in var_binds}
+        return dict(await self._v3(options, target, oids, get_cmd))
 
     async def _next(
         self, options: SnmpOptions, target: Any, oids: Sequence[Oid]
@@ -712,15 +699,24 @@ class SnmpProbe(Probe[SnmpOptions]):
             return await self._exchange(options, target, _ber.GET_NEXT_REQUEST, oids)
         if options.version == "2c":
             return await self._exchange(options, target, _ber.GET_BULK_REQUEST, oids)
-        engine = self._require_engine()
+        return await self._v3(options, target, oids, bulk_cmd, 0, MAX_REPETITIONS)
+
+    async def _v3(
+        self,
+        options: SnmpOptions,
+        target: Any,
+        oids: Sequence[Oid],
+        command: Callable[..., Awaitable[Any]],
+        *head: int,
+    ) -> list[tuple[Oid, SnmpValue]]:
+        """One pysnmp ``command`` (get_cmd, bulk_cmd with its ``head`` arguments) for v3."""
         try:
-            ei, es, ix, var_binds = await bulk_cmd(
-                engine,
+            ei, es, ix, var_binds = await command(
+                self._require_engine(),
                 self._auth(options),
                 target,
                 _CONTEXT,
-                0,
-                MAX_REPETITIONS,
+                *head,
                 *(self._object_type(oid) for oid in oids),
                 lookupMib=False,
             )
