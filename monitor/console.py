@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -125,6 +126,19 @@ class ZoneFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         stamp = datetime.fromtimestamp(record.created, self._tz)
         return stamp.strftime("%Y-%m-%d %H:%M:%S") + stamp.strftime("%z")[:3]
+
+
+def setup_logging(level: int, process_name: bool = False) -> None:
+    """Log to stderr in the command line's format, each line naming its process when
+    ``process_name`` (one of ``run --procs``); APScheduler's job chatter left out."""
+    name = " (%(processName)s)" if process_name else ""
+    logging.basicConfig(
+        level=level,
+        format=f"%(asctime)s %(levelname)-7s %(name)s{name}: %(message)s",
+        stream=sys.stderr,
+    )
+    # Its job additions and start/stop lines say nothing an operator needs.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def log_in_zone(tz: str) -> None:

@@ -20,7 +20,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from types import FrameType
 
-from monitor.console import Console, log_in_zone
+from monitor.console import Console, log_in_zone, setup_logging
 from monitor.engine import run_monitor
 from monitor.maintenance import MaintenanceCalendar
 from monitor.shard import split
@@ -84,12 +84,7 @@ def _supervise(inventory: Inventory, db: Path, procs: int) -> int:
 
 
 def _child(inventory: Inventory, db: Path, keys: list[str], housekeeping: bool, level: int) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s (%(processName)s): %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    setup_logging(level, process_name=True)
     sys.exit(asyncio.run(_run(inventory, db, keys, housekeeping)))
 
 

@@ -50,13 +50,9 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Its job additions and start/stop lines say nothing an operator needs.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from monitor.console import setup_logging
+
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args))
     except sites.ConfigError as error:
