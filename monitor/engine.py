@@ -9,8 +9,10 @@ Per check: never overlaps itself (the next run is armed when the previous one fi
 uses ``retry_interval`` while its state machine wants retries, a small jitter, and a hard
 deadline of the probe's timeout plus ``deadline_slack``. Per kind: at most
 ``Probe.concurrency`` checks at once; the deadline starts once a slot is taken, so a busy
-kind delays its own checks but never fails them. A probe that raises (``ProbeSetupError``
-or a bug) gives an ERROR observation, logged once per check and message, never an outage.
+kind delays its own checks but never fails them. A batched kind (``Probe.batched``: ICMP)
+gets the checks that fall due in one tick together, in one ``check_many`` call and one
+task, which keeps their slots until it ends. A probe that raises (``ProbeSetupError`` or
+a bug) gives an ERROR observation, logged once per check and message, never an outage.
 
 Dependencies (the specs' ``depends_on``): a failing check's nearest failing ancestor is
 handed to its state machine as a :class:`~monitor.state.Blocker`, so the failure becomes
@@ -68,6 +70,8 @@ log = logging.getLogger(__name__)
 ProbeRegistry = Mapping[str, type[Probe[Any]]]
 """Probe class by kind, like ``probes.PROBES``."""
 EventCallback = Callable[[Event], None]
+_Verdict = tuple[Outcome, str, float | None, Mapping[str, Value] | None]
+"""A check's outcome, reason, latency and values, as recorded."""
 
 _SETUP_RETRY_S = 30.0
 """How long a probe kind whose ``start()`` failed waits before trying to start again."""
@@ -143,12 +147,13 @@ class _Lane:
     due checks does not make every release walk the waiters (Python 3.11).
     """
 
-    __slots__ = ("limit", "active", "ready")
+    __slots__ = ("limit", "active", "ready", "batched")
 
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
+    def __init__(self, probe: type[Probe[Any]]) -> None:
+        self.limit = max(1, probe.concurrency)
         self.active = 0
         self.ready: deque[_Check] = deque()
+        self.batched = probe.batched
 
 
 class Monitor:
@@ -345,9 +350,9 @@ class Monitor:
     def _fire(self, keys: list[tuple[str, int]]) -> None:
         if self._stopping:
             return
-        loop = asyncio.get_running_loop()
         checks = self._checks
         lanes = self._lanes
+        starting: dict[str, list[_Check]] = {}
         for key, gen in keys:
             c = checks[key]
             if c.running or gen != c.gen:
@@ -357,25 +362,32 @@ class Monitor:
             kind = c.spec.kind
             lane = lanes.get(kind)
             if lane is None:
-                lane = lanes[kind] = _Lane(self._registry[kind].concurrency)
+                lane = lanes[kind] = _Lane(self._registry[kind])
             if lane.active < lane.limit:
                 lane.active += 1
-                self._start(loop, c, lane)
+                starting.setdefault(kind, []).append(c)
             else:
                 lane.ready.append(c)
+        for kind, due in starting.items():
+            self._start(lanes[kind], due)
 
-    def _start(self, loop: asyncio.AbstractEventLoop, c: _Check, lane: _Lane) -> None:
-        """Run ``c`` in a slot of ``lane`` (already counted in ``lane.active``)."""
-        task = loop.create_task(self._run_check(c, lane))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _start(self, lane: _Lane, checks: list[_Check]) -> None:
+        """Run ``checks`` in slots of ``lane`` (already counted in ``lane.active``): in one
+        task when the kind is batched, else a task each."""
+        loop = asyncio.get_running_loop()
+        for batch in [checks] if lane.batched else [[c] for c in checks]:
+            task = loop.create_task(self._run_batch(batch, lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    def _release(self, lane: _Lane) -> None:
-        """A slot of ``lane`` is free: hand it to the longest-waiting due check."""
-        if lane.ready and not self._stopping:
-            self._start(asyncio.get_running_loop(), lane.ready.popleft(), lane)
-        else:
-            lane.active -= 1
+    def _release(self, lane: _Lane, slots: int) -> None:
+        """``slots`` slots of ``lane`` are free: hand them to the longest-waiting due checks."""
+        due: list[_Check] = []
+        while lane.ready and len(due) < slots and not self._stopping:
+            due.append(lane.ready.popleft())
+        lane.active -= slots - len(due)
+        if due:
+            self._start(lane, due)
 
     async def _probe(self, kind: str) -> Probe[Any]:
         probe = self._probes.get(kind)
@@ -399,26 +411,28 @@ class Monitor:
             self._probes[kind] = probe
             return probe
 
-    async def _run_check(self, c: _Check, lane: _Lane) -> None:
+    async def _run_batch(self, batch: list[_Check], lane: _Lane) -> None:
         cancelled = False
         try:
-            await self._check_once(c)
+            await self._check_batch(batch)
         except asyncio.CancelledError:
             cancelled = True
             raise
         except Exception:
-            log.exception("internal error while running check %s", c.spec.id)
+            log.exception("internal error while running %s", ", ".join(c.spec.id for c in batch))
         finally:
-            c.running = False
-            self._release(lane)
+            for c in batch:
+                c.running = False
+            self._release(lane, len(batch))
             if not cancelled and not self._stopping and self._wheel is not None:
                 now = asyncio.get_running_loop().time()
-                due = c.due + jittered(self._period(c), self.jitter, self._rng)
-                if c.rerun:
-                    c.rerun = False
-                    due = now
-                # A run that overran its period starts the next one now, not a burst.
-                self._schedule(self._wheel, c, max(due, now))
+                for c in batch:
+                    due = c.due + jittered(self._period(c), self.jitter, self._rng)
+                    if c.rerun:
+                        c.rerun = False
+                        due = now
+                    # A run that overran its period starts the next one now, not a burst.
+                    self._schedule(self._wheel, c, max(due, now))
 
     def _wake(self, c: _Check) -> None:
         """Check ``c`` now instead of at its scheduled time."""
@@ -459,37 +473,64 @@ class Monitor:
             level = nxt
         return None
 
-    async def _check_once(self, c: _Check) -> None:
-        spec = c.spec
-        kind = spec.kind
-        latency: float | None = None
-        values: Mapping[str, Value] | None = None
+    async def _check_batch(self, batch: list[_Check]) -> None:
+        """Check ``batch`` (checks of one kind) with one ``check`` call, or one
+        ``check_many`` call for several, and record each result. The deadline is the
+        longest check's."""
+        options = [c.spec.options for c in batch]
+        kind = batch[0].spec.kind
         ts = self._clock()
         cm: asyncio.Timeout | None = None
-        limit = spec.options.timeout
+        verdicts: list[_Verdict]
         try:
             probe = self._probes.get(kind) or await self._probe(kind)
-            limit = probe.deadline(spec.options)
+            limit = max(map(probe.deadline, options))
             cm = asyncio.timeout(limit + self.deadline_slack)
             async with cm:
-                obs: Observation = await probe.check(spec.options)
-        except ProbeSetupError as exc:
-            outcome, reason = Outcome.ERROR, safe_text(str(exc), 300)
+                if len(options) == 1:
+                    results: list[Observation | Exception] = [await probe.check(options[0])]
+                else:
+                    results = await probe.check_many(options)
         except Exception as exc:
             if isinstance(exc, TimeoutError) and cm is not None and cm.expired():
-                outcome = Outcome.DOWN
-                reason = f"no result within {format_seconds(limit)} (deadline)"
+                within = f"no result within {format_seconds(limit)}"
+                if len(batch) == 1:
+                    verdicts = [(Outcome.DOWN, f"{within} (deadline)", None, None)]
+                else:
+                    # The probe broke its own deadlines, so nothing is known of the
+                    # targets: not a mass outage.
+                    exc = TimeoutError(f"{within} for a batch of {len(batch)} checks")
+                    verdicts = [self._verdict(c, exc) for c in batch]
             else:
-                outcome = Outcome.ERROR
-                reason = safe_text(f"probe error: {type(exc).__name__}: {exc}", 300)
-                if c.error != reason:
-                    log.error("%s: %s", spec.id, reason, exc_info=exc)
-                    c.error = reason
+                verdicts = [self._verdict(c, exc) for c in batch]
         else:
-            outcome = Outcome.of(obs.status)
-            reason = safe_text(obs.reason) if obs.reason else ""
-            latency = obs.latency_ms
-            values = obs.values
+            verdicts = [self._verdict(c, r) for c, r in zip(batch, results, strict=True)]
+        for c, verdict in zip(batch, verdicts, strict=True):
+            self._record(c, ts, *verdict)
+
+    def _verdict(self, c: _Check, result: Observation | Exception) -> _Verdict:
+        if isinstance(result, Observation):
+            reason = safe_text(result.reason) if result.reason else ""
+            return Outcome.of(result.status), reason, result.latency_ms, result.values
+        if isinstance(result, ProbeSetupError):
+            return Outcome.ERROR, safe_text(str(result), 300), None, None
+        reason = safe_text(f"probe error: {type(result).__name__}: {result}", 300)
+        if c.error != reason:
+            log.error("%s: %s", c.spec.id, reason, exc_info=result)
+            c.error = reason
+        return Outcome.ERROR, reason, None, None
+
+    def _record(
+        self,
+        c: _Check,
+        ts: float,
+        outcome: Outcome,
+        reason: str,
+        latency: float | None,
+        values: Mapping[str, Value] | None,
+    ) -> None:
+        """Feed one result to ``c``'s state machine, the store, the UI and subscribers."""
+        spec = c.spec
         if outcome is Outcome.ERROR:
             if c.error != reason:
                 log.error("%s: %s", spec.id, reason)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -367,6 +367,118 @@ async def test_kind_slot_is_given_back_after_deadline_and_error(store: Store) ->
         assert OneLaneProbe.order.count(c) >= 3
     first = OneLaneProbe.order[:3]
     assert sorted(first) == ["hang", "ok", "raise"]
+
+
+class BatchOptions(ProbeOptions):
+    """Answer as ``mode`` says, in a kind whose due checks are handed over together."""
+
+    mode: str = "ok"
+    timeout: float = 0.2
+
+
+class BatchProbe(Probe[BatchOptions]):
+    """Records the checks of every ``check_many`` call and how many run at once."""
+
+    kind = "batch"
+    Options = BatchOptions
+    batched = True
+    concurrency: ClassVar[int] = 3
+    batches: ClassVar[list[list[str]]] = []
+    running: ClassVar[list[int]] = [0, 0]  # now, peak
+
+    async def check_many(self, batch: Sequence[BatchOptions]) -> list[Observation | Exception]:
+        cls = type(self)
+        cls.batches.append([o.mode for o in batch])
+        cls.running[0] += len(batch)
+        cls.running[1] = max(cls.running)
+        try:
+            await asyncio.sleep(0.02)
+            if any(o.mode == "hang" for o in batch):
+                await asyncio.Event().wait()
+        finally:
+            cls.running[0] -= len(batch)
+        answers: dict[str, Observation | Exception] = {
+            "ok": Observation.up(1.0),
+            "down": Observation.down("no reply to 1 ping"),
+            "bug": RuntimeError("bug in probe"),
+            "setup": ProbeSetupError("cannot open ICMP socket: run as root"),
+        }
+        return [answers[o.mode.split("-")[0]] for o in batch]
+
+
+@pytest.fixture
+def batch_probe() -> type[BatchProbe]:
+    BatchProbe.batches.clear()
+    BatchProbe.running[:] = [0, 0]
+    return BatchProbe
+
+
+def clustered_ids(n: int, period: float) -> list[str]:
+    """``n`` check ids whose first runs are due within a few microseconds of each other,
+    so they share a tick of the wheel every time."""
+    ids = sorted((first_offset(f"b{i}.x", period), f"b{i}.x") for i in range(20_000))
+    start = min(range(len(ids) - n), key=lambda i: ids[i + n - 1][0] - ids[i][0])
+    return [key for _, key in ids[start : start + n]]
+
+
+async def test_batched_kind_gets_its_due_checks_together(
+    store: Store, batch_probe: type[BatchProbe]
+) -> None:
+    # Every run of these five falls due in the same tick; three slots.
+    modes = ["ok-1", "ok-2", "down", "bug", "setup"]
+    ids = dict(zip(modes, clustered_ids(len(modes), 0.2), strict=True))
+    checks = [spec(ids[m], "batch", BatchOptions(mode=m), interval=0.2) for m in modes]
+    monitor = Monitor(checks, store, probes={"batch": batch_probe}, jitter=0, tick=0.2)
+    async with running(monitor):
+        await asyncio.sleep(1.1)
+    store.flush()
+    assert batch_probe.running[1] == 3
+    # In each round three go together, and the two that waited for a slot go together
+    # when those end.
+    batches = batch_probe.batches
+    assert len(batches) >= 6
+    assert [len(b) for b in batches[: len(batches) // 2 * 2]] == [3, 2] * (len(batches) // 2)
+    pairs = zip(batches[::2], batches[1::2], strict=False)
+    assert all(sorted(a + b) == sorted(modes) for a, b in pairs)
+    seen = {m: {(o.outcome, o.reason) for o in store.recent_observations(ids[m])} for m in modes}
+    assert seen == {
+        "ok-1": {(Outcome.OK, "")},
+        "ok-2": {(Outcome.OK, "")},
+        "down": {(Outcome.DOWN, "no reply to 1 ping")},
+        "bug": {(Outcome.ERROR, "probe error: RuntimeError: bug in probe")},
+        "setup": {(Outcome.ERROR, "cannot open ICMP socket: run as root")},
+    }
+
+
+async def test_batch_past_its_deadline_is_unknown_not_an_outage(
+    store: Store, batch_probe: type[BatchProbe]
+) -> None:
+    ids = clustered_ids(2, 0.2)
+    checks = [
+        spec(key, "batch", BatchOptions(mode=m), interval=0.2)
+        for key, m in zip(ids, ("ok", "hang"), strict=True)
+    ]
+    monitor = Monitor(
+        checks, store, probes={"batch": batch_probe}, jitter=0, tick=0.2, deadline_slack=0.05
+    )
+    async with running(monitor):
+        await asyncio.sleep(1.0)
+    store.flush()
+    reason = "probe error: TimeoutError: no result within 200 ms for a batch of 2 checks"
+    for c in checks:
+        obs = store.recent_observations(c.id)
+        assert len(obs) >= 2
+        assert {(o.outcome, o.reason) for o in obs} == {(Outcome.ERROR, reason)}
+    assert store.outages_between(0, 2**40) == []
+
+
+async def test_default_check_many_runs_the_checks_side_by_side() -> None:
+    results = await BrokenProbe().check_many([BrokenOptions(), BrokenOptions(setup=True)])
+    assert [type(r) for r in results] == [RuntimeError, ProbeSetupError]
+    started = time.monotonic()
+    slept = await SleepProbe().check_many([SleepOptions(delay=0.2)] * 5)
+    assert [r.ok for r in slept if isinstance(r, Observation)] == [True] * 5
+    assert time.monotonic() - started < 0.6
 
 
 async def test_retry_interval_used_while_suspect(store: Store) -> None:
