@@ -38,31 +38,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _sweep_ours(addresses: list[str]) -> tuple[float, float, list[str]]:
+    from probes.base import Observation
     from probes.icmp import IcmpOptions, IcmpProbe
 
     options = [IcmpOptions(host=a, count=1, timeout=TIMEOUT_S) for a in addresses]
     probe = IcmpProbe()
     await probe.start()
-    verdicts = [False] * len(options)
-    todo = iter(enumerate(options))
-
-    # At most Probe.concurrency checks in flight, as in the engine: lanes that each take
-    # the next target when their check ends (a semaphore with thousands of waiters costs
-    # more than the probe itself on Python 3.11).
-    async def lane() -> None:
-        for i, o in todo:
-            verdicts[i] = (await probe.check(o)).ok
-
     # A daemon freezes what it built at startup (inventory, options) out of the
     # collector's way; so does this sweep, for ours and icmplib alike.
     gc.freeze()
     try:
         cpu0, t0 = cpu_self(), time.perf_counter()
-        await asyncio.gather(*(lane() for _ in range(min(IcmpProbe.concurrency, len(options)))))
+        # As the engine does with the ICMP checks that fall due in one tick.
+        results = await probe.check_many(options)
+        up = [isinstance(r, Observation) and r.ok for r in results]
         wall, cpu = time.perf_counter() - t0, cpu_self() - cpu0
     finally:
         await probe.close()
-    return wall, cpu, [a for a, up in zip(addresses, verdicts, strict=True) if up]
+    return wall, cpu, [a for a, ok in zip(addresses, up, strict=True) if ok]
 
 
 async def _sweep_icmplib(addresses: list[str]) -> tuple[float, float, list[str]]:

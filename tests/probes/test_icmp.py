@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.base import ProbeSetupError, Status
+from probes.base import Observation, ProbeSetupError, Status
 from probes.icmp import SETUP_HINT, IcmpOptions, IcmpProbe, echo_request, open_icmp_socket
 from tests.probes.netns import (
     Netns,
@@ -67,6 +67,13 @@ async def probe() -> AsyncIterator[IcmpProbe]:
     await probe.close()
 
 
+def observed(results: list[Observation | Exception]) -> list[Observation]:
+    """``check_many``'s results, which must all be observations."""
+    found = [r for r in results if isinstance(r, Observation)]
+    assert len(found) == len(results), results
+    return found
+
+
 def quick(host: str, **kw: float) -> IcmpOptions:
     return IcmpOptions.model_validate(
         {"host": host, "count": 3, "packet_interval": 0.02, "timeout": 0.5} | kw
@@ -85,14 +92,12 @@ async def test_loopback_is_up_with_rtts(probe: IcmpProbe) -> None:
         assert obs.latency_ms == v["rtt_avg_ms"]
 
 
-async def test_answered_ping_leaves_no_timer_behind(probe: IcmpProbe) -> None:
-    # A monitor sends single pings one by one: once each is answered, nothing should wake
-    # the loop at its reply deadline.
+async def test_answered_ping_ends_at_once_and_leaves_nothing_behind(probe: IcmpProbe) -> None:
+    started = time.perf_counter()
     obs = await probe.check(quick("127.0.0.1", count=1, timeout=5.0))
     assert obs.status is Status.OK, obs
-    pinger = probe._pingers[socket.AF_INET]
-    assert pinger._expiry_timer is None
-    assert not pinger._expiry
+    assert time.perf_counter() - started < 1.0
+    assert not probe._pingers[socket.AF_INET]._pending
 
 
 async def test_ipv6_loopback(probe: IcmpProbe) -> None:
@@ -245,6 +250,19 @@ async def impostor(
             await task
 
 
+def echo_replies(sock: socket.socket, identifier: int) -> int:
+    """How many echo replies with ``identifier`` wait on the raw socket ``sock``."""
+    count = 0
+    while True:
+        try:
+            data = sock.recv(2048)
+        except BlockingIOError:
+            return count
+        icmp = data[(data[0] & 0x0F) * 4 :]
+        icmp_type, _, _, ident, _ = struct.unpack_from("!BBHHH", icmp)
+        count += icmp_type == 0 and ident == identifier
+
+
 @pytest.mark.netns
 async def test_colliding_identifier_does_not_make_a_dead_host_alive(
     lab: Netns, probe: IcmpProbe
@@ -253,15 +271,7 @@ async def test_colliding_identifier_does_not_make_a_dead_host_alive(
     assert probe.identifier is not None
     async with impostor(probe.identifier, lab.addr(LIVE), range(1, 16), 0.01) as sock:
         obs = await probe.check(quick(lab.addr(DEAD), count=3, timeout=0.4))
-        colliding = 0
-        while True:
-            try:
-                data = sock.recv(2048)
-            except BlockingIOError:
-                break
-            icmp = data[(data[0] & 0x0F) * 4 :]
-            icmp_type, _, _, ident, _ = struct.unpack_from("!BBHHH", icmp)
-            colliding += icmp_type == 0 and ident == probe.identifier
+        colliding = echo_replies(sock, probe.identifier)
     assert colliding > 0, "the impostor's replies never arrived, so the test proves nothing"
     assert obs.status is Status.DOWN, obs
     assert obs.reason == "no reply to 3 pings"
@@ -410,3 +420,78 @@ async def test_single_ping_cancelled_or_closed_while_waiting(lab: Netns) -> None
         await probe.close()
     obs = await asyncio.wait_for(stranded, 1.0)
     assert obs.reason == "no reply to 1 ping"
+
+
+@pytest.mark.netns
+async def test_check_many_gives_each_host_its_own_verdict(lab: Netns, probe: IcmpProbe) -> None:
+    """One call as the engine makes it: a sweep (single pings to addresses, two reply
+    waits), a series, an unresolvable name; results in order, as from separate checks."""
+    batch = [
+        quick(lab.addr(LIVE), count=1),
+        quick(lab.addr(DEAD), count=1, timeout=0.2),
+        quick(lab.addr(UNREACHABLE), count=1),
+        quick("127.0.0.1", count=1, timeout=0.3),
+        quick(lab.addr(LIVE)),
+        quick("no such host.invalid"),
+        quick(lab.addr(DEAD + 1), count=1, max_rtt_ms=0.001),
+    ]
+    results = observed(await probe.check_many(batch))
+    assert [(r.status, r.reason) for r in results] == [
+        (Status.OK, ""),
+        (Status.DOWN, "no reply to 1 ping"),
+        (Status.DOWN, "host unreachable"),
+        (Status.OK, ""),
+        (Status.OK, ""),
+        (Status.DOWN, "cannot resolve no such host.invalid"),
+        (Status.DOWN, "no reply to 1 ping"),
+    ]
+    live, series = results[0], results[4]
+    assert live.values["sent"] == live.values["received"] == 1
+    assert series.values["sent"] == series.values["received"] == 3
+    assert not probe._pingers[socket.AF_INET]._pending
+
+
+@pytest.mark.netns
+async def test_sweep_of_many_hosts_skips_none(lab: Netns, probe: IcmpProbe) -> None:
+    """1,250 live hosts and 100 dead ones in one burst: every live one answers, no dead
+    one does, and the sweep takes about one reply wait."""
+    block = loopback_block()
+    live = [f"{block.network_address + 1 + i % 250}" for i in range(1250)]
+    dead = [lab.addr(DEAD + i % 60) for i in range(100)]
+    started = time.perf_counter()
+    results = observed(await probe.check_many([quick(h, count=1) for h in live + dead]))
+    elapsed = time.perf_counter() - started
+    assert [r.status for r in results] == [Status.OK] * len(live) + [Status.DOWN] * len(dead)
+    assert 0.5 <= elapsed < 1.5
+
+
+@pytest.mark.netns
+async def test_colliding_identifier_does_not_make_a_dead_host_alive_in_a_sweep(
+    lab: Netns, probe: IcmpProbe
+) -> None:
+    """As above, for a burst: replies with our id and sequences from a live host."""
+    assert probe.identifier is not None
+    dead = [quick(lab.addr(DEAD + i), count=1, timeout=0.3) for i in range(40)]
+    async with impostor(probe.identifier, lab.addr(LIVE), range(1, 64), 0.005) as sock:
+        await asyncio.sleep(0.02)
+        results = observed(await probe.check_many(dead))
+        colliding = echo_replies(sock, probe.identifier)
+    assert colliding > 0, "the impostor's replies never arrived, so the test proves nothing"
+    assert [r.reason for r in results] == ["no reply to 1 ping"] * 40
+
+
+@pytest.mark.netns
+async def test_sweep_stranded_by_close_ends_with_requests_lost(lab: Netns) -> None:
+    probe = IcmpProbe(socket_mode="raw")
+    try:
+        await probe.start()
+    except ProbeSetupError as exc:
+        pytest.skip(f"cannot open a raw ICMP socket here: {exc}")
+    try:
+        batch = [quick(lab.addr(DEAD + i), count=1, timeout=5.0) for i in range(3)]
+        stranded = asyncio.create_task(probe.check_many(batch))
+        await asyncio.sleep(0.05)
+    finally:
+        await probe.close()
+    results = observed(await asyncio.wait_for(stranded, 1.0))
+    assert [r.reason for r in results] == ["no reply to 1 ping"] * 3
