@@ -3,7 +3,7 @@
 One process runs about 10,000 checks a minute in a tenth of a core; a whole country
 (about 100,000 a minute) wants one process per core. Each process runs its own engine
 and store writer on the one shared SQLite file in WAL mode. SQLite lets one writer in at
-a time: each writer commits a batch every 0.25 s and holds the lock for a few
+a time: each writer commits a batch every second and holds the lock for a few
 milliseconds, and ``BEGIN IMMEDIATE`` waits up to ``busy_timeout`` for the other, so they
 rarely meet. Nothing is merged at read time: the dashboard and the reports read every
 check from the same tables.

@@ -452,7 +452,7 @@ class Store:
         path: str | Path,
         *,
         retention_days: float = 30.0,
-        batch_interval: float = 0.25,
+        batch_interval: float = 1.0,
         batch_rows: int = 5_000,
         max_batch_rows: int = 500_000,
         housekeeping: bool = True,
