@@ -402,7 +402,7 @@ async def test_colliding_identifier_does_not_make_a_dead_host_alive_in_a_single_
 
 
 @pytest.mark.netns
-async def test_single_ping_cancelled_or_closed_while_waiting(lab: Netns) -> None:
+async def test_checks_cancelled_or_closed_while_waiting(lab: Netns) -> None:
     probe = IcmpProbe(socket_mode="raw")
     try:
         await probe.start()
@@ -415,11 +415,16 @@ async def test_single_ping_cancelled_or_closed_while_waiting(lab: Netns) -> None
         with pytest.raises(asyncio.CancelledError):
             await task
         stranded = asyncio.create_task(probe.check(quick(lab.addr(DEAD), count=1, timeout=5.0)))
+        sweep = [quick(lab.addr(DEAD + i), count=1, timeout=5.0) for i in range(3)]
+        stranded_sweep = asyncio.create_task(probe.check_many(sweep))
         await asyncio.sleep(0.05)
     finally:
         await probe.close()
     obs = await asyncio.wait_for(stranded, 1.0)
     assert obs.reason == "no reply to 1 ping"
+    results = observed(await asyncio.wait_for(stranded_sweep, 1.0))
+    assert [r.reason for r in results] == ["no reply to 1 ping"] * 3
+    assert not probe._pingers
 
 
 @pytest.mark.netns
@@ -478,20 +483,3 @@ async def test_colliding_identifier_does_not_make_a_dead_host_alive_in_a_sweep(
         colliding = echo_replies(sock, probe.identifier)
     assert colliding > 0, "the impostor's replies never arrived, so the test proves nothing"
     assert [r.reason for r in results] == ["no reply to 1 ping"] * 40
-
-
-@pytest.mark.netns
-async def test_sweep_stranded_by_close_ends_with_requests_lost(lab: Netns) -> None:
-    probe = IcmpProbe(socket_mode="raw")
-    try:
-        await probe.start()
-    except ProbeSetupError as exc:
-        pytest.skip(f"cannot open a raw ICMP socket here: {exc}")
-    try:
-        batch = [quick(lab.addr(DEAD + i), count=1, timeout=5.0) for i in range(3)]
-        stranded = asyncio.create_task(probe.check_many(batch))
-        await asyncio.sleep(0.05)
-    finally:
-        await probe.close()
-    results = observed(await asyncio.wait_for(stranded, 1.0))
-    assert [r.reason for r in results] == ["no reply to 1 ping"] * 3
