@@ -318,6 +318,9 @@ def test_unprivileged_sockets_inside_the_namespace(lab: Netns) -> None:
         "    obs = await asyncio.gather(*(probe.check(IcmpOptions(host=h, **opts))\n"
         "                                 for h in targets.values()))\n"
         "    out.update({k: [o.status.value, o.reason] for k, o in zip(targets, obs)})\n"
+        "    sweep = await probe.check_many([IcmpOptions(host=h, count=1, timeout=0.5)\n"
+        "                                    for h in targets.values()])\n"
+        "    out['sweep'] = [[o.status.value, o.reason] for o in sweep]\n"
         "    await probe.close()\n"
         "    print(json.dumps(out))\n"
         "asyncio.run(main())\n"
@@ -331,6 +334,13 @@ def test_unprivileged_sockets_inside_the_namespace(lab: Netns) -> None:
         "silent": ["down", "no reply to 2 pings"],
         "no_neighbour": ["down", "host unreachable"],
         "unreachable_route": ["down", "host unreachable"],
+        "sweep": [
+            ["ok", ""],
+            ["ok", ""],
+            ["down", "no reply to 1 ping"],
+            ["down", "host unreachable"],
+            ["down", "host unreachable"],
+        ],
     }
 
 
