@@ -492,16 +492,15 @@ class Monitor:
                 else:
                     results = await probe.check_many(options)
         except Exception as exc:
-            if isinstance(exc, TimeoutError) and cm is not None and cm.expired():
-                within = f"no result within {format_seconds(limit)}"
-                if len(batch) == 1:
-                    verdicts = [(Outcome.DOWN, f"{within} (deadline)", None, None)]
-                else:
+            expired = isinstance(exc, TimeoutError) and cm is not None and cm.expired()
+            within = f"no result within {format_seconds(limit)}" if expired else ""
+            if expired and len(batch) == 1:
+                verdicts = [(Outcome.DOWN, f"{within} (deadline)", None, None)]
+            else:
+                if expired:
                     # The probe broke its own deadlines, so nothing is known of the
                     # targets: not a mass outage.
                     exc = TimeoutError(f"{within} for a batch of {len(batch)} checks")
-                    verdicts = [self._verdict(c, exc) for c in batch]
-            else:
                 verdicts = [self._verdict(c, exc) for c in batch]
         else:
             verdicts = [self._verdict(c, r) for c, r in zip(batch, results, strict=True)]
