@@ -51,10 +51,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--procs", type=int, default=1, help="monitor processes")
     parser.add_argument("--addresses", type=int, default=20, help="target addresses")
     parser.add_argument("--profile", metavar="DIR", help="write cProfile stats of each process")
+    parser.add_argument(
+        "--kind",
+        action="append",
+        choices=[k for k, _ in MIX],
+        help="only checks of this kind (repeatable; default: the whole mix)",
+    )
 
 
-def make_specs(checks: int, interval: float, block: int, addresses: int, ca: str) -> list[Any]:
-    """The checks, kinds interleaved in the mix's proportions."""
+def make_specs(
+    checks: int,
+    interval: float,
+    block: int,
+    addresses: int,
+    ca: str,
+    only: list[str] | None = None,
+) -> list[Any]:
+    """The checks, kinds interleaved in the mix's proportions (of the ``only`` kinds)."""
     from bench.specs import spec
     from probes.dns import DnsOptions
     from probes.http import HttpOptions
@@ -64,7 +77,7 @@ def make_specs(checks: int, interval: float, block: int, addresses: int, ca: str
     from probes.snmp import SnmpOptions
     from probes.tcp import TcpOptions
 
-    kinds = [k for k, share in MIX for _ in range(share)]
+    kinds = [k for k, share in MIX for _ in range(share) if not only or k in only]
     ports = tg.PORTS
     specs = []
     for i in range(checks):
@@ -99,7 +112,12 @@ async def _work(config: dict[str, Any]) -> dict[str, Any]:
     from monitor.store import Store
 
     every = make_specs(
-        config["checks"], config["interval"], config["block"], config["addresses"], config["ca"]
+        config["checks"],
+        config["interval"],
+        config["block"],
+        config["addresses"],
+        config["ca"],
+        config["kind"],
     )
     specs = split(every, config["procs"])[config["shard"]]
     store = Store(config["db"], housekeeping=False)
@@ -198,7 +216,8 @@ def run(args: argparse.Namespace) -> list[Row]:
             Store(db, housekeeping=False).close()  # the schema, before writers race for it
             base = {"checks": args.checks, "interval": args.interval, "seconds": args.seconds,
                     "block": block, "addresses": addresses, "ca": str(Path(d) / "ca.pem"),
-                    "db": str(db), "procs": args.procs, "profile": args.profile}  # fmt: skip
+                    "db": str(db), "procs": args.procs, "profile": args.profile,
+                    "kind": args.kind}  # fmt: skip
             procs = [
                 subprocess.Popen(
                     [
@@ -241,6 +260,8 @@ def run(args: argparse.Namespace) -> list[Row]:
     wall = end - start
     rate = args.checks / args.interval * 60
     size = f"{args.checks:,} checks / {args.interval:g} s = {rate:,.0f}/min, {args.procs} proc"
+    if args.kind:
+        size += ", " + "+".join(args.kind) + " only"
     core_pct = cpu / max(r["wall"] for r in results) * 100
     rss = max(r["rss_mb"] for r in results)
     ten_k = args.procs == 1 and abs(rate - 10_000) <= 1_000

@@ -63,6 +63,18 @@ def test_monitor_smoke_has_no_false_alarms() -> None:
     assert rows["missed runs"].ours == 0
 
 
+def test_monitor_checks_of_chosen_kinds_only() -> None:
+    from bench.monitor import MIX, make_specs
+
+    def kinds(only: list[str] | None) -> set[str]:
+        specs = make_specs(100, 6.0, 200, 2, "/nonexistent/ca.pem", only)
+        assert len(specs) == 100
+        return {s.id.rsplit(".", 1)[1] for s in specs}
+
+    assert kinds(["https", "dns"]) == {"https", "dns"}
+    assert kinds(None) == {k for k, _ in MIX}
+
+
 @pytest.mark.netns
 @pytest.mark.skipif(shutil.which("fping") is None, reason="fping is not installed")
 def test_icmp_smoke_never_reports_a_dead_host_up() -> None:
