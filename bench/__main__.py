@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import logging
 import sys
 import time
@@ -68,12 +69,20 @@ def _options_of(name: str, args: argparse.Namespace, plain: bool) -> argparse.Na
     )
 
 
+def single_name(argv: Sequence[str]) -> str | None:
+    """The benchmark named alone, whose options are then plain (``--checks``, not
+    ``--monitor-checks``). Only the words before the first option count: a later word
+    may be an option's value (``monitor --kind icmp``)."""
+    leading = itertools.takewhile(lambda a: not a.startswith("-"), argv)
+    chosen = [a for a in leading if a in BENCHMARKS]
+    return chosen[0] if len(chosen) == 1 else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks; print the table; exit 1 when a target is missed."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
-    chosen = [a for a in argv if a in BENCHMARKS]
-    only = chosen[0] if len(chosen) == 1 else None
+    only = single_name(argv)
     args = build_parser(only).parse_args(argv)
     names = args.names or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from bench import Row, render
-from bench.__main__ import BENCHMARKS, build_parser
+from bench.__main__ import BENCHMARKS, build_parser, single_name
 
 
 def _args(name: str, *argv: str) -> argparse.Namespace:
@@ -36,6 +36,16 @@ def test_every_benchmark_has_options_and_prefixed_options() -> None:
     assert args.icmp__hosts == 7
     for name in BENCHMARKS:
         build_parser(name).parse_args([name])
+
+
+def test_a_benchmark_named_as_an_option_value_is_not_chosen() -> None:
+    argv = ["monitor", "--kind", "icmp", "--kind", "http"]
+    assert single_name(argv) == "monitor"
+    args = build_parser("monitor").parse_args(argv)
+    assert (args.names, args.kind) == (["monitor"], ["icmp", "http"])
+    assert single_name(["icmp"]) == "icmp"
+    assert single_name(["icmp", "http"]) is None
+    assert single_name(["--monitor-checks", "5", "monitor"]) is None
 
 
 def test_store_smoke() -> None:
