@@ -224,16 +224,74 @@ def m003_acknowledgements(db: sqlite_utils.Database) -> None:
     )
 
 
-_OBS_COLUMNS = (
-    "INSERT INTO observations (ts, check_id, status, latency_ms, reason, values_json) VALUES "
+@MIGRATIONS()
+def m004_observation_chains(db: sqlite_utils.Database) -> None:
+    """Each check's observations chained newest to oldest, in place of a per-check index.
+
+    A (check_id, ts) index costs a B-tree seek for every row written, to a random place
+    among the checks: it was over half of the cost of a row. A row now carries the id
+    of the same check's previous row (``prev_id``) and ``observation_heads`` the newest
+    one's, which the writer knows without reading anything (a narrow table of its own:
+    a batch rewrites a few of its pages, not every page of ``checks``); a check's recent
+    history is a walk back along that chain, one rowid lookup a row
+    (:data:`RECENT_OBSERVATIONS`). The index on ts, appended to at its end, serves
+    the retention purge.
+    """
+    for sql in _M004:
+        db.execute(sql)
+
+
+_M004 = (
+    "ALTER TABLE observations ADD COLUMN prev_id INTEGER",
+    """CREATE TABLE observation_heads (
+        check_id INTEGER PRIMARY KEY REFERENCES checks(id),
+        last_id INTEGER NOT NULL
+    )""",
+    # Rows of one check were written in the order observed, so id order is their order.
+    """UPDATE observations SET prev_id = chained.prev FROM (
+        SELECT id, lag(id) OVER (PARTITION BY check_id ORDER BY id) AS prev FROM observations
+    ) AS chained WHERE observations.id = chained.id AND chained.prev IS NOT NULL""",
+    """INSERT INTO observation_heads (check_id, last_id)
+        SELECT check_id, max(id) FROM observations GROUP BY check_id""",
+    "DROP INDEX observations_check_ts",
+    "CREATE INDEX observations_ts ON observations(ts)",
 )
-_OBS_ROW = "(?, ?, ?, ?, ?, ?)"
-_OBS_WIDTH = 6
+
+RECENT_OBSERVATIONS = """
+WITH RECURSIVE chain(id, prev_id, ts, status, latency_ms, reason, values_json) AS (
+    SELECT o.id, o.prev_id, o.ts, o.status, o.latency_ms, o.reason, o.values_json
+    FROM observation_heads h JOIN observations o ON o.id = h.last_id AND o.check_id = h.check_id
+    WHERE h.check_id = :check
+    UNION ALL
+    SELECT o.id, o.prev_id, o.ts, o.status, o.latency_ms, o.reason, o.values_json
+    FROM chain JOIN observations o ON o.id = chain.prev_id
+    WHERE o.check_id = :check AND o.id < chain.id
+    LIMIT :limit
+)
+SELECT ts, status, latency_ms, reason, values_json FROM chain ORDER BY id DESC
+"""
+"""The newest ``:limit`` observations of check id ``:check``, newest first.
+
+A link is followed only to a smaller id of the same check: once the retention purge has
+emptied the table, ids are handed out again from 1, and an old link may then name a row
+that is not the check's previous one."""
+
+
+_OBS_COLUMNS = (
+    "INSERT INTO observations (id, prev_id, ts, check_id, status, latency_ms, reason, "
+    "values_json) VALUES "
+)
+_OBS_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
+_OBS_WIDTH = 8
 _INSERT_OBS = _OBS_COLUMNS + _OBS_ROW
 _OBS_PER_INSERT = 200
-"""Rows per multi-row INSERT: one statement step per 200 rows, not one per row; into the
-per-check index it writes about 1.5x the rows per second of one-row executemany."""
+"""Rows per multi-row INSERT: one statement step per 200 rows, not one per row."""
 _INSERT_OBS_MANY = _OBS_COLUMNS + ", ".join([_OBS_ROW] * _OBS_PER_INSERT)
+_LAST_OBS_ID = "SELECT coalesce(max(id), 0) FROM observations"
+_SET_HEAD = """
+INSERT INTO observation_heads (check_id, last_id) VALUES (?, ?)
+ON CONFLICT (check_id) DO UPDATE SET last_id = excluded.last_id
+"""
 _STATUS = (0, 1, 2, 3)
 """Outcome -> plain int: sqlite3 binds an IntEnum through its slower adaptation path."""
 # The batch's hourly aggregates, computed in Python while the rows are built, merged into
@@ -470,6 +528,8 @@ class Store:
         # A deque: its append and popleft are atomic, so neither side takes a lock.
         self._buffer: deque[Record] = deque()
         self._ids: dict[str, int] = {}
+        self._heads: dict[int, int] = {}
+        """Check id → id of its newest observation (the chains' heads, see m004)."""
         self._closed = False
         self.rows_written = 0
         """Observations committed so far by this store's writer."""
@@ -480,18 +540,18 @@ class Store:
         try:
             if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
                 # Only a new file: an existing one keeps its page size (changing it means
-                # a VACUUM). Bigger pages make the random per-check index cheaper to
-                # update and to commit (fewer, fuller pages per batch; measured).
+                # a VACUUM). Bigger pages make the per-check upserts (states, rollups)
+                # cheaper to commit: fewer, fuller pages per batch.
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
-            # The writer keeps the per-check index pages hot between batches.
+            # The writer keeps the per-check tables' pages hot between batches.
             conn.execute("PRAGMA cache_size=-65536")
             # Checkpoint when the WAL reaches ~32 MB, not 1,000 pages: fewer, bigger
-            # checkpoints rewrite each hot index page once instead of after every batch.
+            # checkpoints rewrite each hot page once instead of after every batch.
             # Housekeeping still truncates it every ``checkpoint_every`` seconds.
             conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_BYTES // PAGE_SIZE}")
             MIGRATIONS.apply(sqlite_utils.Database(conn))
-            self._ids = dict(conn.execute("SELECT key, id FROM checks").fetchall())
+            self._load_checks(conn)
         except BaseException:
             conn.close()
             raise
@@ -597,7 +657,7 @@ class Store:
 
         def write(conn: sqlite3.Connection) -> dict[str, int]:
             conn.executemany(_UPSERT_CHECK, rows)
-            self._ids = dict(conn.execute("SELECT key, id FROM checks").fetchall())
+            self._load_checks(conn)
             return dict(self._ids)
 
         return self._call(write)
@@ -635,40 +695,27 @@ class Store:
             )
         )
 
-    def purge(self, now: float | None = None, *, chunk: int = 200) -> int:
+    def purge(self, now: float | None = None, *, chunk: int = 20_000) -> int:
         """Delete observations older than the retention period; return how many.
 
-        Works ``chunk`` checks per transaction, letting queued records in between, so a
+        Deletes ``chunk`` rows per transaction, letting queued records in between, so a
         big purge never stalls recording. Rollups, outages and state changes are kept.
         """
         cutoff = (self._clock() if now is None else now) - self.retention_days * 86400.0
-        done: Future[int] = Future()
         total = 0
-
-        def step(conn: sqlite3.Connection, after: int) -> None:
-            nonlocal total
-            try:
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM checks WHERE id > ? ORDER BY id LIMIT ?", (after, chunk)
-                    )
-                ]
-                for cid in ids:
-                    cur = conn.execute(
-                        "DELETE FROM observations WHERE check_id = ? AND ts < ?", (cid, cutoff)
-                    )
-                    total += cur.rowcount
-            except BaseException as exc:
-                done.set_exception(exc)
-                raise
-            if len(ids) == chunk:
-                self._queue.put(_Command(lambda c: step(c, ids[-1])))
-            else:
-                done.set_result(total)
-
-        self.submit(lambda c: step(c, 0))
-        return done.result()
+        while True:
+            deleted = self._call(
+                lambda conn: (
+                    conn.execute(
+                        "DELETE FROM observations WHERE id IN "
+                        "(SELECT id FROM observations WHERE ts < ? LIMIT ?)",
+                        (cutoff, chunk),
+                    ).rowcount
+                )
+            )
+            total += deleted
+            if deleted < chunk:
+                return total
 
     def checkpoint(self) -> tuple[int, int, int]:
         """``PRAGMA wal_checkpoint(TRUNCATE)``: (busy, wal pages, checkpointed pages)."""
@@ -706,8 +753,8 @@ class Store:
                     if deadline is None:
                         deadline = now + self.batch_interval
                     # Under a backlog the buffer holds more than batch_rows: take it all
-                    # (up to max_batch_rows); bigger transactions are what keep the random
-                    # per-check index cheap (NOTES A4.5), and a batch writes each check's
+                    # (up to max_batch_rows); bigger transactions make the random per-check
+                    # upserts cheaper (NOTES A4.5), and a batch writes each check's
                     # state once (~10 µs of JSON and upsert): 10,000 checks cost ~1 µs a
                     # row at 100k rows a batch, 0.2 µs at 500k (hence the default).
                     # A full buffer is written once records stop pouring in (no growth
@@ -769,6 +816,11 @@ class Store:
             if not cmd.future.done():
                 cmd.future.set_result(result)
 
+    def _load_checks(self, conn: sqlite3.Connection) -> None:
+        """Read the checks' ids and chain heads (as committed: another process may write)."""
+        self._ids = dict(conn.execute("SELECT key, id FROM checks").fetchall())
+        self._heads = dict(conn.execute("SELECT check_id, last_id FROM observation_heads"))
+
     def _check_id(self, conn: sqlite3.Connection, key: str) -> int:
         cid = self._ids.get(key)
         if cid is None:
@@ -790,6 +842,9 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 ids = self._ids
+                heads = self._heads
+                # Inside BEGIN IMMEDIATE no other writer can take ids under us.
+                oid = conn.execute(_LAST_OBS_ID).fetchone()[0]
                 # One flat parameter list for the multi-row INSERTs: no tuple per row
                 # outlives its line, so building a big batch does not keep waking the
                 # cyclic garbage collector.
@@ -813,7 +868,12 @@ class Store:
                     outcome = r.outcome
                     values = r.values
                     text = encode(values) if values else None
-                    params += (ts, cid, status[outcome], latency, r.reason or None, text)
+                    oid += 1
+                    params += (
+                        oid, heads.get(cid), ts, cid, status[outcome], latency, r.reason or None,
+                        text,
+                    )  # fmt: skip
+                    heads[cid] = oid
                     if not hour <= ts < hour_end:
                         # Same hour as SQL's CAST(ts / 3600 AS INTEGER) * 3600 for ts >= 0.
                         hour = int(ts / 3600) * 3600
@@ -842,6 +902,9 @@ class Store:
                     [params[i : i + _OBS_WIDTH] for i in range(full, len(params), _OBS_WIDTH)],
                 )
                 conn.executemany(_ROLLUP, _rollups(hours, not_ok))
+                conn.executemany(
+                    _SET_HEAD, [(cid, heads[cid]) for cid in {c for g in hours.values() for c in g}]
+                )
                 if states:
                     conn.executemany(
                         _UPSERT_STATE,
@@ -856,7 +919,7 @@ class Store:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                     # Ids handed out inside the rolled-back transaction do not exist.
-                    self._ids = dict(conn.execute("SELECT key, id FROM checks").fetchall())
+                    self._load_checks(conn)
                 raise
         except Exception:
             self.write_errors += 1
@@ -880,12 +943,12 @@ class Store:
 
     def recent_observations(self, check: str, limit: int = 100) -> list[ObservationRow]:
         """The newest ``limit`` observations of ``check``, newest first."""
-        rows = self._rows(
-            "SELECT o.ts, o.status, o.latency_ms, o.reason, o.values_json FROM observations o "
-            "WHERE o.check_id = (SELECT id FROM checks WHERE key = ?) "
-            "ORDER BY o.ts DESC LIMIT ?",
-            (check, limit),
-        )
+        with self.reader() as conn:
+            found = conn.execute("SELECT id FROM checks WHERE key = ?", (check,)).fetchone()
+            if found is None:
+                return []
+            params = {"check": found[0], "limit": limit}
+            rows = conn.execute(RECENT_OBSERVATIONS, params).fetchall()
         return [
             ObservationRow(check, ts, Outcome(st), lat, reason or "", json.loads(v) if v else {})
             for ts, st, lat, reason, v in rows

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.cutover import evaluate
 from monitor.intervals import IntervalSet, clip, normalize
-from monitor.store import OutageRow
+from monitor.store import RECENT_OBSERVATIONS, OutageRow
 from sites import Inventory
 from tui.board import (
     Ack,
@@ -246,9 +246,7 @@ class DbReader:
                 obs = tuple(
                     ObservationItem(ts, int(st), lat, reason or "", _values(v))
                     for ts, st, lat, reason, v in conn.execute(
-                        "SELECT ts, status, latency_ms, reason, values_json FROM observations "
-                        "WHERE check_id = ? ORDER BY ts DESC LIMIT ?",
-                        (row[0], limit),
+                        RECENT_OBSERVATIONS, {"check": row[0], "limit": limit}
                     )
                 )
                 outages = self._outages(

@@ -77,6 +77,7 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
         ("thongsuot", "m001_initial"),
         ("thongsuot", "m002_continuity"),
         ("thongsuot", "m003_acknowledgements"),
+        ("thongsuot", "m004_observation_chains"),
     ]
     import sqlite_utils
 
@@ -435,6 +436,72 @@ def test_new_databases_get_big_pages_existing_ones_keep_theirs(tmp_path: Path) -
         s.record(Record("c", NOW, Outcome.OK))
         s.flush()
     assert raw(old, "PRAGMA page_size") == [(4096,)]
+
+
+def test_each_check_chains_its_history_across_batches_and_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "chain.db"
+    written: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+    for run in range(3):
+        with Store(path, housekeeping=False) as s:
+            for batch in range(4):
+                for i in range(50 + 37 * batch):
+                    key = "abc"[(i * i + batch) % 3]
+                    ts = NOW + run * 10_000 + batch * 1_000 + i
+                    s.record(Record(key, ts, Outcome.OK, 1.0))
+                    written[key].append(ts)
+                s.flush()
+            for key, stamps in written.items():
+                got = [r.ts for r in s.recent_observations(key, 10_000)]
+                assert got == stamps[::-1]
+                assert [r.ts for r in s.recent_observations(key, 5)] == stamps[:-6:-1]
+    assert Store(path, housekeeping=False).recent_observations("nowhere") == []
+
+
+def test_a_chain_ends_where_the_purge_cut_it_and_ids_come_round_again(tmp_path: Path) -> None:
+    day = 86400.0
+    with Store(tmp_path / "p.db", housekeeping=False, retention_days=30) as s:
+        for age in (40, 35, 20, 10):
+            s.record(Record("a", NOW - age * day, Outcome.OK))
+        s.flush()
+        assert s.purge(NOW) == 2
+        assert [r.ts for r in s.recent_observations("a")] == [NOW - 10 * day, NOW - 20 * day]
+        # Everything purged: the table is empty and the next rows get ids 1, 2, ...
+        # again, while "a" still names its old head (id 4) as the previous row.
+        assert s.purge(NOW + 100 * day) == 2
+        s.record(Record("b", NOW, Outcome.OK))
+        for i in range(5):
+            s.record(Record("a", NOW + i, Outcome.OK))
+        s.flush()
+        assert raw(s.path, "SELECT id, prev_id FROM observations ORDER BY id")[:3] == [
+            (1, None),
+            (2, 4),
+            (3, 2),
+        ]
+        assert [r.ts for r in s.recent_observations("a")] == [NOW + i for i in range(4, -1, -1)]
+        assert [r.ts for r in s.recent_observations("b")] == [NOW]
+
+
+def test_a_database_from_before_the_chains_is_migrated(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    MIGRATIONS.apply(db, stop_before="m004_observation_chains")
+    db.execute("INSERT INTO checks (id, key) VALUES (1, 'a'), (2, 'b'), (3, 'idle')")
+    db.conn.executemany(
+        "INSERT INTO observations (ts, check_id, status) VALUES (?, ?, 0)",
+        [(NOW + i, 1 + i % 2) for i in range(9)],
+    )
+    db.conn.commit()
+    db.close()
+    with Store(path, housekeeping=False) as s:
+        assert [r.ts for r in s.recent_observations("a")] == [NOW + i for i in (8, 6, 4, 2, 0)]
+        assert s.recent_observations("idle") == []
+        s.record(Record("b", NOW + 9, Outcome.OK))
+        s.flush()
+        assert [r.ts for r in s.recent_observations("b", 3)] == [NOW + 9, NOW + 7, NOW + 5]
+    index = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations'"
+    assert raw(path, index) == [("observations_ts",)]
 
 
 @pytest.mark.parametrize("n", [1, 199, 200, 201, 401, 1_000])
