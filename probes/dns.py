@@ -1,8 +1,9 @@
 """dns probe: ask one server for one record and compare the answer.
 
 Asks the configured server directly, never the system resolver, so a check says something
-about *that* server: over UDP on a plain socket (dnspython builds and parses the messages;
-a truncated answer is asked again over TCP), over TCP with ``dns.asyncquery``.
+about *that* server: over UDP through a few sockets shared by every check (dnspython
+builds and parses the messages; a truncated answer is asked again over TCP), over TCP
+with ``dns.asyncquery``.
 
 How ``expect`` values are compared with the answer:
 
@@ -26,6 +27,7 @@ import ipaddress
 import random
 import socket
 import time
+from dataclasses import dataclass
 from typing import Literal
 
 import dns.asyncquery
@@ -39,9 +41,14 @@ import dns.rdata
 import dns.rdatatype
 from pydantic import Field, field_validator
 
+from probes._udp import ProbeClosed, SharedUdp, Sockaddr
 from probes.base import Observation, Probe, ProbeOptions, Status, Value, format_seconds, safe_text
 
 _NAME_TYPES = {dns.rdatatype.CNAME, dns.rdatatype.NS, dns.rdatatype.PTR, dns.rdatatype.DNAME}
+SOCKETS_PER_FAMILY = 4
+"""UDP sockets per address family, each on its own random port, a query going out on
+one picked at random: a spoofed answer must hit one of four unknown ports as well as the
+16-bit id, while reading them stays one registration per socket."""
 
 
 class DnsOptions(ProbeOptions):
@@ -105,6 +112,13 @@ class DnsProbe(Probe[DnsOptions]):
     kind = "dns"
     Options = DnsOptions
 
+    def __init__(self) -> None:
+        self._client = _UdpClient()
+
+    async def close(self) -> None:
+        """Close the shared UDP sockets; queries still waiting fail."""
+        self._client.close()
+
     async def check(self, options: DnsOptions) -> Observation:
         """Query ``options.server`` and judge rcode and answers."""
         rdtype = dns.rdatatype.from_text(options.type)
@@ -112,13 +126,15 @@ class DnsProbe(Probe[DnsOptions]):
         started = time.perf_counter()
         try:
             async with asyncio.timeout(options.timeout):
-                response, used_tcp = await _ask(rdtype, options)
+                response, used_tcp = await _ask(self._client, rdtype, options)
         except (TimeoutError, dns.exception.Timeout):
             return Observation.down(
                 f"no answer from {where} within {format_seconds(options.timeout)}"
             )
         except ConnectionRefusedError:
             return Observation.down(f"connection refused by {where}")
+        except ProbeClosed as exc:
+            return Observation.down(exc.reason)
         except EOFError:
             return Observation.down(f"{where} closed the connection without an answer")
         except dns.query.BadResponse:
@@ -158,7 +174,7 @@ def _fresh(query: dns.message.Message) -> dns.message.Message:
 
 
 async def _ask(
-    rdtype: dns.rdatatype.RdataType, options: DnsOptions
+    client: _UdpClient, rdtype: dns.rdatatype.RdataType, options: DnsOptions
 ) -> tuple[dns.message.Message, bool]:
     query, tail = _query(rdtype, options)
     if options.transport == "tcp":
@@ -167,7 +183,7 @@ async def _ask(
         )
         return response, True
     try:
-        return await _udp(query, tail, options), False
+        return await _udp(client, tail, options), False
     except dns.message.Truncated:
         # As dnspython's udp_with_fallback: ask again over TCP (the same deadline applies).
         response = await dns.asyncquery.tcp(
@@ -176,27 +192,15 @@ async def _ask(
         return response, True
 
 
-async def _udp(query: dns.message.Message, tail: bytes, options: DnsOptions) -> dns.message.Message:
-    """One UDP exchange on a plain non-blocking socket.
+async def _udp(client: _UdpClient, tail: bytes, options: DnsOptions) -> dns.message.Message:
+    """One UDP exchange through the probe's shared sockets.
 
-    What dnspython's ``udp(..., ignore_unexpected=True)`` does, without its per-query
-    transport: datagrams from other addresses are ignored; the first from the server is
-    the answer (malformed: DNSException; another id or question: BadResponse; truncated:
-    Truncated). Parsed answers are kept by their bytes (the id aside): a monitor gets the
-    same answer to the same question again and again, and parsing one costs ~170 µs.
+    The first datagram from the server carrying the query's id is the answer (malformed:
+    DNSException; another question: BadResponse; truncated: Truncated). Parsed answers
+    are kept by their bytes (the id aside): a monitor gets the same answer to the same
+    question again and again, and parsing one costs ~170 µs.
     """
-    qid = random.getrandbits(16)
-    wire = qid.to_bytes(2, "big") + tail
-    loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in options.server else socket.AF_INET
-    destination = (options.server, options.port)
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        await loop.sock_sendto(sock, wire, destination)
-        while True:
-            data, source = await loop.sock_recvfrom(sock, 65535)
-            if source[0] == options.server and source[1] == options.port:
-                break
+    wire, data = await client.exchange(tail, options.server, options.port)
     key = (tail, data[2:])
     cached = _ANSWERS.get(key)
     if cached is not None and len(data) >= 2 and data[:2] == wire[:2]:
@@ -210,6 +214,92 @@ async def _udp(query: dns.message.Message, tail: bytes, options: DnsOptions) -> 
     # Cached only once it matched a question: the same bytes with the same id match again.
     _ANSWERS[key] = response
     return response
+
+
+_Key = tuple[socket.socket, str, int, int]
+"""Socket, server address and port, message id."""
+
+
+@dataclass(slots=True, eq=False)
+class _Query:
+    """A UDP query in flight; the future gets the answer's bytes."""
+
+    future: asyncio.Future[bytes]
+    tail: bytes
+    """The query's wire form without its id."""
+
+
+class _UdpClient(SharedUdp[_Key, _Query]):
+    """DNS over ``SOCKETS_PER_FAMILY`` shared sockets per address family.
+
+    An answer is matched on the socket it arrived on, the server's address and port
+    and the message id; :func:`_udp` then compares the question. A datagram from the
+    server under an id no query is waiting for is dropped, unless it answers the
+    question of a query waiting on that socket: then, as when every query had a socket
+    of its own, that query fails as answered with a mismatched id.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(SOCKETS_PER_FAMILY)
+
+    async def exchange(self, tail: bytes, server: str, port: int) -> tuple[bytes, bytes]:
+        """Send the query ``tail`` (its wire form without the id) under a fresh id;
+        return what was sent and the answer's bytes."""
+        family = socket.AF_INET6 if ":" in server else socket.AF_INET
+        sock = self._socket(family)
+        qid = random.getrandbits(16)
+        key = (sock, server, port, qid)
+        while key in self._pending:
+            qid = random.getrandbits(16)
+            key = (sock, server, port, qid)
+        wire = qid.to_bytes(2, "big") + tail
+        query = _Query(asyncio.get_running_loop().create_future(), tail)
+        self._pending[key] = query
+        try:
+            self._send(sock, wire, (server, port))
+            return wire, await query.future
+        finally:
+            if self._pending.get(key) is query:
+                del self._pending[key]
+            if not query.future.done():
+                query.future.cancel()
+
+    def _received(self, sock: socket.socket, data: bytes, source: Sockaddr) -> None:
+        if len(data) < 2:
+            return
+        key = (sock, source[0], source[1], int.from_bytes(data[:2], "big"))
+        query = self._pending.get(key)
+        if query is not None:
+            if not query.future.done():
+                query.future.set_result(data)
+            return
+        if len(data) < 12 or data[4:6] != b"\x00\x01":
+            return
+        for (qsock, server, port, _), query in self._pending.items():
+            if (
+                qsock is sock
+                and server == source[0]
+                and port == source[1]
+                and data.startswith(_question(query.tail), 12)
+                and not query.future.done()
+            ):
+                query.future.set_exception(dns.query.BadResponse)
+
+    def _refused(self, sock: socket.socket, destination: Sockaddr, payload: bytes) -> None:
+        if len(payload) < 2:
+            return
+        key = (sock, destination[0], destination[1], int.from_bytes(payload[:2], "big"))
+        query = self._pending.get(key)
+        if query is not None and not query.future.done():
+            query.future.set_exception(ConnectionRefusedError())
+
+
+def _question(tail: bytes) -> bytes:
+    """The question section of a query's wire form without its id (one question)."""
+    end = 10
+    while tail[end]:
+        end += tail[end] + 1
+    return tail[10 : end + 5]
 
 
 _CACHE_SIZE = 4096

@@ -40,6 +40,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from probes._udp import SO_EE_ORIGIN_LOCAL, enable_error_queue, queued_errors
 from probes.base import (
     Observation,
     Probe,
@@ -57,12 +58,9 @@ SETUP_HINT = (
     "run as root, or allow unprivileged ICMP: sysctl -w net.ipv4.ping_group_range='0 2147483647'"
 )
 
-_IP_RECVERR = 11
-_IPV6_RECVERR = 25
 _SOL_RAW = 255
 _ICMP_FILTER = 1
 _ICMP6_FILTER = 1
-_SO_EE_ORIGIN_LOCAL = 1
 _SO_SNDBUFFORCE = 32
 _SO_RCVBUFFORCE = 33
 
@@ -232,12 +230,9 @@ def _configure(sock: socket.socket, family: int, *, raw: bool) -> None:
             for icmp_type in (1, 3, 129):
                 blocked[icmp_type >> 5] &= ~(1 << (icmp_type & 31))
             sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("=8I", *blocked))
-        elif family == socket.AF_INET:
-            sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
-            sock.bind(("0.0.0.0", 0))
         else:
-            sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
-            sock.bind(("::", 0))
+            enable_error_queue(sock, family)
+            sock.bind(("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0))
     except BaseException:
         sock.close()
         raise
@@ -605,38 +600,17 @@ class Pinger:
         return self._unreachable.get(code, f"destination unreachable (code {code})")
 
     def _drain_error_queue(self) -> None:
-        level = socket.IPPROTO_IP if self.family == socket.AF_INET else socket.IPPROTO_IPV6
-        kind = _IP_RECVERR if self.family == socket.AF_INET else _IPV6_RECVERR
-        for _ in range(_READS_PER_WAKEUP):
-            try:
-                data, ancillary, _, destination = self.sock.recvmsg(
-                    _RECV_SIZE, 512, socket.MSG_ERRQUEUE
-                )
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                continue
-            if len(data) < 8 or data[0] != self._echo_request or not destination:
+        for error in queued_errors(self.sock, self.family, _READS_PER_WAKEUP):
+            data = error.payload
+            if len(data) < 8 or data[0] != self._echo_request:
                 continue
             sequence = struct.unpack_from("!H", data, 6)[0]
-            for cmsg_level, cmsg_type, cmsg_data in ancillary:
-                if (cmsg_level, cmsg_type) != (level, kind) or len(cmsg_data) < 16:
-                    continue
-                err_no, origin, icmp_type, code = struct.unpack_from("=IBBB", cmsg_data)
-                if origin == _SO_EE_ORIGIN_LOCAL:
-                    reason = safe_text(os.strerror(err_no))
-                else:
-                    reason = self._describe(icmp_type, code)
-                reporter = self._offender(cmsg_data[16:])
-                self._resolve((_address(destination[0]), sequence), _Failure(reason, reporter))
-
-    @staticmethod
-    def _offender(raw: bytes) -> str | None:
-        if len(raw) >= 8 and struct.unpack_from("=H", raw)[0] == socket.AF_INET:
-            return socket.inet_ntop(socket.AF_INET, raw[4:8])
-        if len(raw) >= 24 and struct.unpack_from("=H", raw)[0] == socket.AF_INET6:
-            return socket.inet_ntop(socket.AF_INET6, raw[8:24])
-        return None
+            if error.origin == SO_EE_ORIGIN_LOCAL:
+                reason = safe_text(os.strerror(error.errno))
+            else:
+                reason = self._describe(error.icmp_type, error.icmp_code)
+            failure = _Failure(reason, error.offender)
+            self._resolve((_address(error.destination[0]), sequence), failure)
 
 
 def _add_answer(result: PingResult, answer: _Answer, sent_at: float, timeout: float) -> None:

@@ -2,8 +2,10 @@
 
 The request is a proper RFC 3261 OPTIONS (Via with a ``z9hG4bK`` branch, From tag,
 Call-ID, CSeq, Max-Forwards, ``Content-Length: 0``). Only a final response with our
-Call-ID and CSeq counts; 1xx provisional responses are skipped. Over UDP the request is
-retransmitted on timer E (T1 = 500 ms, doubling up to T2 = 4 s) until the deadline.
+Call-ID, CSeq and Via branch counts; 1xx provisional responses are skipped. Over UDP the
+requests of every check share one socket per address family (:mod:`probes._udp`), and a
+request is retransmitted on timer E (T1 = 500 ms, doubling up to T2 = 4 s) until the
+deadline.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from probes._udp import ProbeClosed, SharedUdp, Sockaddr
 from probes.base import (
     Observation,
     Probe,
@@ -37,7 +40,9 @@ T2 = 4.0
 MAX_HEADER_BYTES = 16 * 1024
 """A response whose header section is larger than this is malformed for our purposes."""
 MAX_BODY_BYTES = 64 * 1024
-MAX_DATAGRAM_BYTES = 65_535
+LOCAL_HOST_TTL_S = 60.0
+"""How long the local address towards a server (for Via and From) is reused."""
+MAX_LOCAL_HOSTS = 10_000
 _UDP = socket.SOCK_DGRAM
 
 COMPACT_HEADERS = {
@@ -112,6 +117,7 @@ def parse_response(head: bytes) -> SipResponse:
 class _Request:
     call_id: str
     cseq: int
+    branch: str
     data: bytes
 
 
@@ -126,12 +132,13 @@ def build_options(
     """An OPTIONS request from ``local_host:local_port`` with fresh branch, tag and Call-ID."""
     call_id = f"{secrets.token_hex(12)}@thongsuot"
     cseq = 1
+    branch = f"z9hG4bK{secrets.token_hex(10)}"
     target = f"{_uri_host(options.host)}:{options.port}"
     uri = options.request_uri or f"sip:{target}"
     via_host = f"{_uri_host(local_host)}:{local_port}"
     lines = [
         f"OPTIONS {uri} SIP/2.0",
-        f"Via: SIP/2.0/{transport.upper()} {via_host};branch=z9hG4bK{secrets.token_hex(10)};rport",
+        f"Via: SIP/2.0/{transport.upper()} {via_host};branch={branch};rport",
         "Max-Forwards: 70",
         f"From: <sip:{options.from_user}@{via_host}>;tag={secrets.token_hex(6)}",
         f"To: <{uri}>",
@@ -142,7 +149,7 @@ def build_options(
         "User-Agent: thongsuot",
         "Content-Length: 0",
     ]
-    return _Request(call_id, cseq, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    return _Request(call_id, cseq, branch, ("\r\n".join(lines) + "\r\n\r\n").encode())
 
 
 def _matches(response: SipResponse, request: _Request) -> bool:
@@ -152,7 +159,134 @@ def _matches(response: SipResponse, request: _Request) -> bool:
         and len(cseq) == 2
         and cseq[0] == str(request.cseq)
         and cseq[1].upper() == "OPTIONS"
+        and f"branch={request.branch}" in response.header("via")
     )
+
+
+def _parse_datagram(data: bytes) -> SipResponse:
+    head = data.split(b"\r\n\r\n", 1)[0]
+    if len(head) > MAX_HEADER_BYTES:
+        raise SipProtocolError(f"SIP response header larger than {MAX_HEADER_BYTES // 1024} KiB")
+    return parse_response(head)
+
+
+@dataclass(slots=True, eq=False)
+class _Exchange:
+    """An OPTIONS request in flight over UDP, retransmitted on timer E until answered."""
+
+    future: asyncio.Future[SipResponse]
+    sock: socket.socket
+    address: Sockaddr
+    peer: tuple[str, int]
+    request: _Request
+    state: _Progress
+    interval: float = T1
+    timer: asyncio.TimerHandle | None = None
+
+
+class _UdpClient(SharedUdp[str, _Exchange]):
+    """OPTIONS over one shared socket per address family, requests keyed by Call-ID.
+
+    A response counts only from the address and port the request went to, with its
+    Call-ID, CSeq and Via branch; anything unparsable from there is noted for the
+    timeout reason, as a connected socket per check used to see it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local_hosts: dict[str, tuple[str, float]] = {}
+
+    async def exchange(
+        self, options: SipOptions, family: int, address: Sockaddr, state: _Progress
+    ) -> SipResponse:
+        """Send OPTIONS to ``address`` and wait for the matching final response."""
+        sock = self._socket(family)
+        request = build_options(
+            options, self._local_host(family, address), sock.getsockname()[1], "udp"
+        )
+        loop = asyncio.get_running_loop()
+        exchange = _Exchange(
+            loop.create_future(), sock, address, (address[0], address[1]), request, state
+        )
+        self._pending[request.call_id] = exchange
+        try:
+            self._transmit(exchange)
+            return await exchange.future
+        finally:
+            if self._pending.get(request.call_id) is exchange:
+                del self._pending[request.call_id]
+            if exchange.timer is not None:
+                exchange.timer.cancel()
+            if not exchange.future.done():
+                exchange.future.cancel()
+
+    def _local_host(self, family: int, address: Sockaddr) -> str:
+        """The local address the kernel sends from towards ``address`` (for Via and From).
+
+        Asked of a connected throwaway socket (a route lookup, nothing is sent), and kept
+        ``LOCAL_HOST_TTL_S`` seconds: the shared socket is bound to the wildcard address.
+        """
+        now = time.monotonic()
+        cached = self._local_hosts.get(address[0])
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        with socket.socket(family, _UDP) as sock:
+            sock.connect(address)
+            local_host: str = sock.getsockname()[0]
+        if len(self._local_hosts) >= MAX_LOCAL_HOSTS:
+            self._local_hosts.clear()
+        self._local_hosts[address[0]] = (local_host, now + LOCAL_HOST_TTL_S)
+        return local_host
+
+    def _transmit(self, exchange: _Exchange) -> None:
+        """Send (or resend) the request and arm timer E for the next time."""
+        self._send(exchange.sock, exchange.request.data, exchange.address)
+        exchange.state.sent += 1
+        assert self._loop is not None
+        exchange.timer = self._loop.call_later(exchange.interval, self._retransmit, exchange)
+        # After a provisional response, RFC 3261 retransmits at T2.
+        provisional = exchange.state.provisional is not None
+        exchange.interval = T2 if provisional else min(exchange.interval * 2, T2)
+
+    def _retransmit(self, exchange: _Exchange) -> None:
+        if exchange.future.done():
+            return
+        try:
+            self._transmit(exchange)
+        except OSError as exc:
+            exchange.future.set_exception(exc)
+
+    def _received(self, sock: socket.socket, data: bytes, source: Sockaddr) -> None:
+        try:
+            response = _parse_datagram(data)
+        except SipProtocolError as exc:
+            for exchange in self._pending.values():
+                if exchange.sock is sock and exchange.peer == (source[0], source[1]):
+                    exchange.state.garbage = str(exc)
+            return
+        found = self._pending.get(response.header("call-id"))
+        if (
+            found is None
+            or found.sock is not sock
+            or found.peer != (source[0], source[1])
+            or not _matches(response, found.request)
+            or found.future.done()
+        ):
+            return
+        if response.status < 200:
+            found.state.provisional = response.status
+            return
+        found.future.set_result(response)
+
+    def _refused(self, sock: socket.socket, destination: Sockaddr, payload: bytes) -> None:
+        for exchange in self._pending.values():
+            if (
+                exchange.sock is sock
+                and exchange.peer == (destination[0], destination[1])
+                and exchange.request.data.startswith(payload)
+                and not exchange.future.done()
+            ):
+                exchange.future.set_exception(ConnectionRefusedError())
 
 
 class SipProbe(Probe[SipOptions]):
@@ -163,6 +297,11 @@ class SipProbe(Probe[SipOptions]):
 
     def __init__(self) -> None:
         self._resolver = Resolver()
+        self._udp = _UdpClient()
+
+    async def close(self) -> None:
+        """Close the shared UDP sockets; requests still waiting fail."""
+        self._udp.close()
 
     async def check(self, options: SipOptions) -> Observation:
         """Send OPTIONS and wait for the matching final response, within the deadline."""
@@ -180,6 +319,8 @@ class SipProbe(Probe[SipOptions]):
             if options.transport == "udp":
                 return Observation.down("port unreachable (ICMP)")
             return Observation.down("connection refused")
+        except ProbeClosed as exc:
+            return Observation.down(exc.reason)
         except SipProtocolError as exc:
             return Observation.down(str(exc))
         except socket.gaierror:
@@ -198,46 +339,8 @@ class SipProbe(Probe[SipOptions]):
         return Observation(Status.DOWN, reason, latency_ms, values)
 
     async def _over_udp(self, options: SipOptions, state: _Progress) -> SipResponse:
-        # A plain connected socket rather than a datagram transport (a third of the
-        # check's CPU): connected, so an ICMP port-unreachable comes back from recv as
-        # ConnectionRefusedError, and only the server's datagrams are delivered.
-        loop = asyncio.get_running_loop()
         family, address = (await self._resolver.resolve(options.host, options.port, _UDP))[0]
-        with socket.socket(family, _UDP) as sock:
-            sock.setblocking(False)
-            sock.connect(address)
-            local_host, local_port = sock.getsockname()[:2]
-            request = build_options(options, local_host, local_port, "udp")
-            interval = T1
-            next_send = loop.time()
-            while True:
-                if loop.time() >= next_send:
-                    sock.send(request.data)
-                    state.sent += 1
-                    next_send = loop.time() + interval
-                    # After a provisional response, RFC 3261 retransmits at T2.
-                    interval = T2 if state.provisional else min(interval * 2, T2)
-                try:
-                    async with asyncio.timeout(max(next_send - loop.time(), 0)):
-                        data = await loop.sock_recv(sock, MAX_DATAGRAM_BYTES)
-                except TimeoutError:
-                    continue
-                try:
-                    head = data.split(b"\r\n\r\n", 1)[0]
-                    if len(head) > MAX_HEADER_BYTES:
-                        raise SipProtocolError(
-                            f"SIP response header larger than {MAX_HEADER_BYTES // 1024} KiB"
-                        )
-                    response = parse_response(head)
-                except SipProtocolError as exc:
-                    state.garbage = str(exc)
-                    continue
-                if not _matches(response, request):
-                    continue
-                if response.status < 200:
-                    state.provisional = response.status
-                    continue
-                return response
+        return await self._udp.exchange(options, family, address, state)
 
     async def _over_tcp(self, options: SipOptions, state: _Progress) -> SipResponse:
         state.stage = "connect timeout"

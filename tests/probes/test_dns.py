@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import time
+from typing import Any, cast
+
 import dns.flags
 import dns.message
 import dns.rrset
 import pytest
 from pydantic import ValidationError
 
+from probes import dns as dns_probe
 from probes.base import Status
 from probes.dns import DnsOptions, DnsProbe
 from tests.probes import servers
@@ -248,3 +255,145 @@ async def test_question_cache_keeps_the_recursion_flag() -> None:
         await probe.check(_options(port, "rd.cantho.test", recursion_desired=False))
     assert flags[0] & dns.flags.RD
     assert not flags[1] & dns.flags.RD
+
+
+class _Collecting(asyncio.DatagramProtocol):
+    """Holds queries until ``count`` have arrived, then answers them newest first, each
+    with an A record derived from its name (``n7.cantho.test`` → 127.0.1.7)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.held: list[tuple[bytes, Any]] = []
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.held.append((data, addr))
+        if len(self.held) < self.count:
+            return
+        assert self.transport is not None
+        for query, source in reversed(self.held):
+            label = dns.message.from_wire(query).question[0].name.labels[0].decode()
+            self.transport.sendto(_a_answer(query, f"127.0.1.{label[1:]}"), source)
+
+
+async def test_concurrent_queries_get_their_own_answers() -> None:
+    # Answered in reverse order over the shared sockets, the same name asked twice too.
+    names = [f"n{i}.cantho.test" for i in range(20)] + ["n0.cantho.test"]
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Collecting(len(names)), local_addr=("127.0.0.1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
+    probe = DnsProbe()
+    try:
+        results = await asyncio.gather(*(probe.check(_options(port, name)) for name in names))
+    finally:
+        transport.close()
+        await probe.close()
+    assert [obs.reason for obs in results] == [f"127.0.1.{i}" for i in range(20)] + ["127.0.1.0"]
+
+
+class _AnswerTwice(asyncio.DatagramProtocol):
+    """Answers each query first from ``spoofer`` (127.0.0.66), then itself (127.0.0.9)."""
+
+    def __init__(self, spoofer: socket.socket) -> None:
+        self.spoofer = spoofer
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        assert self.transport is not None
+        self.spoofer.sendto(_a_answer(data, "127.0.0.66"), addr)
+        self.transport.sendto(_a_answer(data), addr)
+
+
+@pytest.mark.parametrize("spoofer", ["other port", "other address"])
+async def test_answer_with_the_right_id_from_elsewhere_is_ignored(spoofer: str) -> None:
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofing:
+        spoofing.bind(("127.0.0.1", 0))
+        port = spoofing.getsockname()[1] if spoofer == "other address" else 0
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _AnswerTwice(spoofing), local_addr=("127.0.0.2", port)
+        )
+        server_port = transport.get_extra_info("sockname")[1]
+        if spoofer == "other address":
+            assert server_port == spoofing.getsockname()[1]
+        probe = DnsProbe()
+        try:
+            options = DnsOptions(server="127.0.0.2", port=server_port, name="x.cantho.test")
+            results = [await probe.check(options) for _ in range(5)]
+        finally:
+            transport.close()
+            await probe.close()
+    assert all(obs.status is Status.OK and obs.reason == "127.0.0.9" for obs in results)
+
+
+async def test_closed_udp_port_fails_at_once() -> None:
+    port = servers.free_port(socket.SOCK_DGRAM)
+    started = time.perf_counter()
+    obs = await probe.check(_options(port, "cantho.test", timeout=2))
+    assert obs.reason == f"connection refused by 127.0.0.1:{port}"
+    assert time.perf_counter() - started < 1
+
+
+async def test_port_unreachable_does_not_spill_onto_the_next_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The kernel reports a queued ICMP error to the next send on the socket, whoever it
+    # is for: on one shared socket, the refused query and the good one must not mix.
+    monkeypatch.setattr(dns_probe, "SOCKETS_PER_FAMILY", 1)
+    closed = servers.free_port(socket.SOCK_DGRAM)
+    shared = DnsProbe()
+    try:
+        async with servers.udp_server(_a_answer) as port:
+            for _ in range(5):
+                refused, answered = await asyncio.gather(
+                    shared.check(_options(closed, "cantho.test")),
+                    shared.check(_options(port, "ok.cantho.test")),
+                )
+                assert refused.reason == f"connection refused by 127.0.0.1:{closed}"
+                assert answered.status is Status.OK, answered
+    finally:
+        await shared.close()
+
+
+async def test_ipv6_server() -> None:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: servers.ScriptedUdp(lambda data: [_a_answer(data)]), local_addr=("::1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
+    try:
+        obs = await probe.check(DnsOptions(server="::1", port=port, name="v6.cantho.test"))
+    finally:
+        transport.close()
+    assert obs.status is Status.OK, obs
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as unused:
+        unused.bind(("::1", 0))
+        closed = unused.getsockname()[1]
+    refused = await probe.check(DnsOptions(server="::1", port=closed, name="v6.cantho.test"))
+    assert refused.reason == f"connection refused by ::1:{closed}"
+
+
+async def test_close_fails_a_waiting_query_and_the_probe_can_be_used_again() -> None:
+    own = DnsProbe()
+    with servers.silent_udp_socket() as port:
+        waiting = asyncio.create_task(own.check(_options(port, "cantho.test", timeout=5)))
+        await asyncio.sleep(0.1)
+        started = time.perf_counter()
+        await own.close()
+        obs = await waiting
+    assert obs.status is Status.DOWN
+    assert obs.reason == "probe closed while waiting for an answer"
+    assert time.perf_counter() - started < 0.5
+    async with servers.udp_server(_a_answer) as port:
+        assert (await own.check(_options(port, "lai.cantho.test"))).status is Status.OK
+    fds = len(os.listdir("/proc/self/fd"))
+    await own.close()
+    assert len(os.listdir("/proc/self/fd")) < fds

@@ -267,3 +267,86 @@ def test_parse_response_folds_and_compact_headers() -> None:
 def test_transport_is_checked() -> None:
     with pytest.raises(ValidationError):
         SipOptions(host="h", transport="sctp")
+
+
+def _via_port(request: dict[str, str]) -> int:
+    return int(request["via"].split()[1].split(";")[0].rsplit(":", 1)[1])
+
+
+async def test_udp_response_from_another_port_is_ignored(
+    raw_udp: Callable[[Reply], Any],
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as elsewhere:
+        elsewhere.bind(("127.0.0.1", 0))
+
+        def reply(request: dict[str, str]) -> list[bytes]:
+            elsewhere.sendto(response("200 OK", request), ("127.0.0.1", _via_port(request)))
+            return []
+
+        _, port = await raw_udp(reply)
+        obs = await SipProbe().check(SipOptions(host="127.0.0.1", port=port, timeout=0.6))
+    assert obs.reason == "no SIP response within 600 ms"
+
+
+async def test_udp_response_for_another_branch_is_ignored(
+    raw_udp: Callable[[Reply], Any],
+) -> None:
+    def reply(request: dict[str, str]) -> list[bytes]:
+        other = dict(request, via=request["via"].replace("branch=z9hG4bK", "branch=z9hG4bKx"))
+        return [response("200 OK", other), response("503 Service Unavailable", request)]
+
+    _, port = await raw_udp(reply)
+    obs = await SipProbe().check(SipOptions(host="127.0.0.1", port=port, timeout=1))
+    assert obs.reason == "SIP 503 Service Unavailable"
+
+
+async def test_udp_concurrent_checks_answered_out_of_order(
+    raw_udp: Callable[[Reply], Any],
+) -> None:
+    # Every request is answered once all have arrived, newest first, each with its own
+    # status; every check must get the status meant for it.
+    held: list[dict[str, str]] = []
+    statuses = [f"{400 + i} Code {i}" for i in range(20)]
+    server: ScriptedUdp | None = None
+
+    def reply(request: dict[str, str]) -> list[bytes]:
+        held.append(request)
+        if len(held) == len(statuses):
+            assert server is not None
+            assert server.transport is not None
+            for number, earlier in reversed(list(enumerate(held))):
+                answer = response(statuses[number], earlier)
+                server.transport.sendto(answer, ("127.0.0.1", _via_port(earlier)))
+        return []
+
+    server, port = await raw_udp(reply)
+    probe = SipProbe()
+    options = SipOptions(host="127.0.0.1", port=port, timeout=2)
+    checks = []
+    for _ in statuses:
+        checks.append(asyncio.create_task(probe.check(options)))
+        await asyncio.sleep(0.01)
+    results = await asyncio.gather(*checks)
+    await probe.close()
+    assert [obs.reason for obs in results] == [f"SIP {status}" for status in statuses]
+
+
+async def test_closed_ipv6_udp_port_is_port_unreachable() -> None:
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as unused:
+        unused.bind(("::1", 0))
+        port = unused.getsockname()[1]
+    obs = await SipProbe().check(SipOptions(host="::1", port=port, timeout=1))
+    assert obs.reason == "port unreachable (ICMP)"
+
+
+async def test_close_fails_a_waiting_request(raw_udp: Callable[[Reply], Any]) -> None:
+    server, port = await raw_udp(lambda request: [])
+    probe = SipProbe()
+    waiting = asyncio.create_task(probe.check(SipOptions(host="127.0.0.1", port=port, timeout=5)))
+    await asyncio.sleep(0.1)
+    await probe.close()
+    obs = await waiting
+    assert (obs.status, obs.reason) == (Status.DOWN, "probe closed while waiting for an answer")
+    # No retransmission after the close.
+    await asyncio.sleep(0.6)
+    assert len(server.received) == 1
