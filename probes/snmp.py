@@ -58,6 +58,7 @@ from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
 from probes import _ber
 from probes._ber import NoValue, SnmpValue
+from probes._udp import ProbeClosed, SharedUdp, Sockaddr
 from probes.base import (
     Observation,
     Probe,
@@ -111,9 +112,6 @@ MAX_NEXT_REQUESTS = MAX_BULK_REQUESTS * MAX_REPETITIONS
 """The same bound for v1 walks, which get one row per GETNEXT."""
 MAX_IF_ROWS = 10_000
 MAX_CACHED_OIDS = 50_000
-MAX_DATAGRAM = 65535
-MAX_READS_PER_WAKEUP = 64
-"""Datagrams read from the shared socket before the event loop runs something else."""
 _CONTEXT = ContextData()
 MAX_CACHED_TARGETS = 10_000
 """Transport targets and credentials kept (one per distinct agent and settings)."""
@@ -290,48 +288,13 @@ class _Request:
     timer: asyncio.TimerHandle | None = None
 
 
-class _CommunityClient:
-    """SNMP v1/v2c requests over one shared non-blocking UDP socket per address family.
+class _CommunityClient(SharedUdp[int, _Request]):
+    """SNMP v1/v2c requests over one shared socket per address family, keyed by request-id.
 
-    The sockets are read with ``loop.add_reader`` (as ``probes.dns`` reads its UDP
-    answers with ``sock_recvfrom``), draining up to ``MAX_READS_PER_WAKEUP`` datagrams per
-    wakeup. A retransmission resends the same bytes (same request-id), so a late answer to
-    an earlier try is still taken.
+    An answer counts only from the address and port the request went to, with its
+    version and community. A retransmission resends the same bytes (same request-id),
+    so a late answer to an earlier try is still taken.
     """
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._sockets: dict[int, socket.socket] = {}
-        self._pending: dict[int, _Request] = {}
-
-    def _socket(self, family: int) -> socket.socket:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self.close()
-            self._loop = loop
-        sock = self._sockets.get(family)
-        if sock is None:
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            try:
-                sock.setblocking(False)
-                sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))
-                loop.add_reader(sock.fileno(), self._readable, sock)
-            except BaseException:
-                sock.close()
-                raise
-            self._sockets[family] = sock
-        return sock
-
-    def close(self) -> None:
-        """Close the sockets; requests still in flight end as unanswered."""
-        for sock in self._sockets.values():
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(sock.fileno())
-            sock.close()
-        self._sockets.clear()
-        for request in list(self._pending.values()):
-            self._finish(request, _NoResponse())
-        self._pending.clear()
 
     async def exchange(
         self,
@@ -348,8 +311,8 @@ class _CommunityClient:
         GETBULKs ask for ``MAX_REPETITIONS`` rows without non-repeaters.
 
         Raises :class:`_NoResponse` after ``tries`` unanswered tries of ``per_try``
-        seconds, :class:`_BadResponse` for an undecodable answer, ``OSError`` when the
-        datagram cannot be sent.
+        seconds, :class:`_BadResponse` for an undecodable answer, :class:`ProbeClosed`
+        when the probe closes, ``OSError`` when the datagram cannot be sent.
         """
         family, sockaddr = address
         sock = self._socket(family)
@@ -373,7 +336,7 @@ class _CommunityClient:
         )
         self._pending[request_id] = request
         try:
-            self._send(request)
+            self._transmit(request)
             return await request.future
         finally:
             if self._pending.get(request_id) is request:
@@ -385,11 +348,11 @@ class _CommunityClient:
             else:
                 request.future.cancel()
 
-    def _send(self, request: _Request) -> None:
-        with contextlib.suppress(BlockingIOError, InterruptedError):
-            # A full send buffer loses the datagram like the network would; the next
-            # try covers it. Other errors (no route, …) are the check's answer.
-            request.sock.sendto(request.wire, request.address)
+    def _transmit(self, request: _Request) -> None:
+        """Send (or resend) the request and arm the timer of this try."""
+        # A full send buffer loses the datagram like the network would; the next try
+        # covers it. Other errors (no route, …) are the check's answer.
+        self._send(request.sock, request.wire, request.address)
         assert self._loop is not None
         request.timer = self._loop.call_later(request.per_try, self._expired, request)
 
@@ -401,7 +364,7 @@ class _CommunityClient:
             return
         request.tries_left -= 1
         try:
-            self._send(request)
+            self._transmit(request)
         except OSError as exc:
             request.future.set_exception(exc)
 
@@ -410,19 +373,7 @@ class _CommunityClient:
         if not request.future.done():
             request.future.set_exception(error)
 
-    def _readable(self, sock: socket.socket) -> None:
-        for _ in range(MAX_READS_PER_WAKEUP):
-            try:
-                data, source = sock.recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                # An ICMP error queued on the socket; it names no request, so it is
-                # left to the timeouts.
-                continue
-            self._received(data, source)
-
-    def _received(self, data: bytes, source: tuple[Any, ...]) -> None:
+    def _received(self, sock: socket.socket, data: bytes, source: Sockaddr) -> None:
         try:
             message = _ber.decode_message(data)
         except _ber.DecodeError as exc:
@@ -442,9 +393,13 @@ class _CommunityClient:
             return
         request.future.set_result(message)
 
+    def _refused(self, sock: socket.socket, destination: Sockaddr, payload: bytes) -> None:
+        """Left to the retries and the timeout, as SNMPv3 through pysnmp is: both
+        versions say "no SNMP response" when no agent listens."""
+
     @staticmethod
     def _matches(
-        request: _Request, source: tuple[Any, ...], version: int | None, community: bytes | None
+        request: _Request, source: Sockaddr, version: int | None, community: bytes | None
     ) -> bool:
         return (
             source[0] == request.peer[0]
@@ -786,6 +741,8 @@ class SnmpProbe(Probe[SnmpOptions]):
             except _BadResponse as exc:
                 reason = f"malformed SNMP response: {safe_text(exc, 80)}"
                 raise _SnmpFailure(Observation.down(reason)) from None
+            except ProbeClosed as exc:
+                raise _SnmpFailure(Observation.down(exc.reason)) from None
             except OSError as exc:
                 reason = f"cannot reach {safe_text(options.host, 80)}: {exc.strerror or exc}"
                 raise _SnmpFailure(Observation.down(safe_text(reason, 160))) from exc

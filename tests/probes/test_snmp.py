@@ -34,6 +34,7 @@ from probes.snmp import (
     SnmpOptions,
     SnmpProbe,
 )
+from tests.probes import servers
 from tests.probes.snmpd import SNMPD, SNMPGET, AgentNamespace, Snmpd, free_udp_port
 
 needs_snmpd = pytest.mark.skipif(
@@ -198,6 +199,21 @@ async def test_no_agent_on_closed_port(probe: SnmpProbe) -> None:
     assert obs.reason == "no SNMP response within 300 ms"
     assert obs.latency_ms is None
     assert time.perf_counter() - started < 0.8
+
+
+async def test_close_fails_a_waiting_request_and_the_probe_can_be_used_again() -> None:
+    own = SnmpProbe()
+    with servers.silent_udp_socket() as port:
+        options = SnmpOptions(host="127.0.0.1", port=port, timeout=5, retries=0)
+        waiting = asyncio.create_task(own.check(options))
+        await asyncio.sleep(0.1)
+        await own.close()
+        obs = await waiting
+        assert obs.status is Status.DOWN
+        assert obs.reason == "probe closed while waiting for an answer"
+        again = await own.check(SnmpOptions(host="127.0.0.1", port=port, timeout=0.2))
+        assert again.reason == "no SNMP response within 200 ms"
+        await own.close()
 
 
 async def test_unresolvable_host_is_down(probe: SnmpProbe) -> None:
