@@ -231,7 +231,7 @@ def m004_observation_chains(db: sqlite_utils.Database) -> None:
     A (check_id, ts) index costs a B-tree seek for every row written, to a random page,
     and at the monitor's pace a batch rewrites one such page for about every check in
     it: with the index the table cost about twice the CPU a row in a database of 2
-    million rows (``bench store``, the layout row), 3.7 times in one of 3 million, and
+    million rows (``bench store``, the layout row), 2.8 times in one of 3 million, and
     the gap grows with the index. A row now carries the id
     of the same check's previous row (``prev_id``) and ``observation_heads`` the newest
     one's, which the writer knows without reading anything (a narrow table of its own:
