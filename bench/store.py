@@ -169,7 +169,7 @@ def steady(records: list[Record], batch: int, path: Path, chained: bool) -> floa
     """CPU seconds per row written with bare ``executemany``, one commit per ``batch`` rows.
 
     Chained rows carry their own id and the check's previous row's, as the store writes
-    them, and the batch moves each check's head."""
+    them, and the batch moves each check's head and notes its id and time range."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA cache_size=-65536")
@@ -193,6 +193,11 @@ def steady(records: list[Record], batch: int, path: Path, chained: bool) -> floa
             rows,
         )
         if chained:
+            stamps = [row[2] for row in rows]
+            conn.execute(
+                "INSERT INTO observation_batches VALUES (?, ?, ?, ?)",
+                (rows[0][0], oid, min(stamps), max(stamps)),
+            )
             conn.executemany(
                 "INSERT OR REPLACE INTO observation_heads VALUES (?, ?)",
                 [(cid, heads[cid]) for cid in {row[3] for row in rows}],

@@ -236,6 +236,26 @@ def test_retention_purge_keeps_history(tmp_path: Path) -> None:
         assert s.purge(NOW) == 0
 
 
+def test_purge_drops_old_batches_whole_and_trims_mixed_ones(tmp_path: Path) -> None:
+    day = 86400.0
+    batches = [(50, 45), (44, 35), (40, 20), (10, 5), (3, 1), (60, 2)]
+    with Store(tmp_path / "b.db", housekeeping=False, retention_days=30) as s:
+        for ages in batches:
+            for age in ages:
+                s.record(Record("a", NOW - age * day, Outcome.OK))
+            s.flush()
+        assert s.purge(NOW, chunk=2) == 6
+        left = raw(s.path, "SELECT ts FROM observations ORDER BY id")
+        assert left == [(NOW - age * day,) for age in (20, 10, 5, 3, 1, 2)]
+        assert raw(s.path, "SELECT first_id, min_ts FROM observation_batches ORDER BY 1") == [
+            (5, NOW - 20 * day),
+            (7, NOW - 10 * day),
+            (9, NOW - 3 * day),
+            (11, NOW - 2 * day),
+        ]
+        assert s.purge(NOW) == 0
+
+
 def test_housekeeping_runs_purge_and_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     with Store(
@@ -501,7 +521,11 @@ def test_a_database_from_before_the_chains_is_migrated(tmp_path: Path) -> None:
         s.flush()
         assert [r.ts for r in s.recent_observations("b", 3)] == [NOW + 9, NOW + 7, NOW + 5]
     index = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations'"
-    assert raw(path, index) == [("observations_ts",)]
+    assert raw(path, index) == []
+    assert raw(path, "SELECT * FROM observation_batches ORDER BY 1") == [
+        (1, 9, NOW, NOW + 8),
+        (10, 10, NOW + 9, NOW + 9),
+    ]
 
 
 @pytest.mark.parametrize("n", [1, 199, 200, 201, 401, 1_000])
