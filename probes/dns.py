@@ -167,7 +167,7 @@ def _query(
 
 
 def _fresh(query: dns.message.Message) -> dns.message.Message:
-    """A copy of ``query`` with a new random id (for TCP and for matching answers)."""
+    """A copy of ``query`` with a new random id, for TCP."""
     copy = dns.message.from_wire(query.to_wire())
     copy.id = random.getrandbits(16)
     return copy
@@ -203,7 +203,7 @@ async def _udp(client: _UdpClient, tail: bytes, options: DnsOptions) -> dns.mess
     wire, data = await client.exchange(tail, options.server, options.port)
     key = (tail, data[2:])
     cached = _ANSWERS.get(key)
-    if cached is not None and len(data) >= 2 and data[:2] == wire[:2]:
+    if cached is not None:  # the client matched the id already
         return cached
     response = dns.message.from_wire(data, raise_on_truncation=True)
     asked = dns.message.from_wire(wire)
@@ -211,7 +211,7 @@ async def _udp(client: _UdpClient, tail: bytes, options: DnsOptions) -> dns.mess
         raise dns.query.BadResponse
     if len(_ANSWERS) >= _CACHE_SIZE:
         _ANSWERS.clear()
-    # Cached only once it matched a question: the same bytes with the same id match again.
+    # Cached only once it matched the question: the same bytes answer it again.
     _ANSWERS[key] = response
     return response
 
