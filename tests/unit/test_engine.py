@@ -320,22 +320,22 @@ async def test_concurrency_is_bounded_per_kind(store: Store) -> None:
         assert {o.outcome for o in store.recent_observations(c.id)} == {Outcome.OK}
 
 
-class OneLaneOptions(ProbeOptions):
-    """Hang, raise or answer, in a kind that runs one check at a time."""
+class ModeOptions(ProbeOptions):
+    """Hang, raise or answer, as ``mode`` says."""
 
     mode: str = "ok"
     timeout: float = 0.1
 
 
-class OneLaneProbe(Probe[OneLaneOptions]):
+class OneLaneProbe(Probe[ModeOptions]):
     """One slot: a hung or raising check must give it back."""
 
     kind = "onelane"
-    Options = OneLaneOptions
+    Options = ModeOptions
     concurrency: ClassVar[int] = 1
     order: ClassVar[list[str]] = []
 
-    async def check(self, options: OneLaneOptions) -> Observation:
+    async def check(self, options: ModeOptions) -> Observation:
         type(self).order.append(options.mode)
         if options.mode == "hang":
             await asyncio.Event().wait()
@@ -347,7 +347,7 @@ class OneLaneProbe(Probe[OneLaneOptions]):
 async def test_kind_slot_is_given_back_after_deadline_and_error(store: Store) -> None:
     OneLaneProbe.order.clear()
     checks = [
-        spec(f"lane-{mode}.x", "onelane", OneLaneOptions(mode=mode), interval=0.05)
+        spec(f"lane-{mode}.x", "onelane", ModeOptions(mode=mode), interval=0.05)
         for mode in ("hang", "raise", "ok")
     ]
     monitor = Monitor(
@@ -369,24 +369,17 @@ async def test_kind_slot_is_given_back_after_deadline_and_error(store: Store) ->
     assert sorted(first) == ["hang", "ok", "raise"]
 
 
-class BatchOptions(ProbeOptions):
-    """Answer as ``mode`` says, in a kind whose due checks are handed over together."""
-
-    mode: str = "ok"
-    timeout: float = 0.2
-
-
-class BatchProbe(Probe[BatchOptions]):
+class BatchProbe(Probe[ModeOptions]):
     """Records the checks of every ``check_many`` call and how many run at once."""
 
     kind = "batch"
-    Options = BatchOptions
+    Options = ModeOptions
     batched = True
     concurrency: ClassVar[int] = 3
     batches: ClassVar[list[list[str]]] = []
     running: ClassVar[list[int]] = [0, 0]  # now, peak
 
-    async def check_many(self, batch: Sequence[BatchOptions]) -> list[Observation | Exception]:
+    async def check_many(self, batch: Sequence[ModeOptions]) -> list[Observation | Exception]:
         cls = type(self)
         cls.batches.append([o.mode for o in batch])
         cls.running[0] += len(batch)
@@ -427,7 +420,7 @@ async def test_batched_kind_gets_its_due_checks_together(
     # Every run of these five falls due in the same tick; three slots.
     modes = ["ok-1", "ok-2", "down", "bug", "setup"]
     ids = dict(zip(modes, clustered_ids(len(modes), 0.2), strict=True))
-    checks = [spec(ids[m], "batch", BatchOptions(mode=m), interval=0.2) for m in modes]
+    checks = [spec(ids[m], "batch", ModeOptions(mode=m, timeout=0.2), interval=0.2) for m in modes]
     monitor = Monitor(checks, store, probes={"batch": batch_probe}, jitter=0, tick=0.2)
     async with running(monitor):
         await asyncio.sleep(1.1)
@@ -455,7 +448,7 @@ async def test_batch_past_its_deadline_is_unknown_not_an_outage(
 ) -> None:
     ids = clustered_ids(2, 0.2)
     checks = [
-        spec(key, "batch", BatchOptions(mode=m), interval=0.2)
+        spec(key, "batch", ModeOptions(mode=m, timeout=0.2), interval=0.2)
         for key, m in zip(ids, ("ok", "hang"), strict=True)
     ]
     monitor = Monitor(
