@@ -14,10 +14,10 @@ whole process's.
   the usual layout, and ours before the chains: a (check_id, ts) index. Its inserts land
   on a random page each, and every page a batch touches is written again at commit.
 
-Both run ``--runs`` times, taking turns so that a slow spell of the machine hits both, and
-each side's median run is reported. The garbage collector is run before each timed part:
-the records, built up front, would otherwise fall due for collection in whichever side
-runs first.
+The burst's two sides run ``--runs`` times, taking turns so that a slow spell of the
+machine hits both, and each side's median run is reported; the layout's run once each.
+The garbage collector is run before each timed part: the records, built up front, would
+otherwise fall due for collection in whichever side runs first.
 """
 
 from __future__ import annotations
