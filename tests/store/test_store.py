@@ -199,23 +199,27 @@ def test_rollups_equal_raw_aggregation(
                 for c, off, outcome, lat in batch:
                     s.record(Record(f"c{c}", NOW + off, outcome, lat))
                 s.flush()
-            rollups = raw(
-                path,
-                "SELECT check_id, hour, n_ok, n_degraded, n_down, n_error, latency_count, "
-                "latency_min, latency_max, latency_sum FROM rollups_hourly ORDER BY 1, 2",
-            )
-            expected = raw(
-                path,
-                "SELECT check_id, CAST(ts / 3600 AS INTEGER) * 3600, sum(status = 0), "
-                "sum(status = 1), sum(status = 2), sum(status = 3), count(latency_ms), "
-                "min(latency_ms), max(latency_ms), total(latency_ms) "
-                "FROM observations GROUP BY 1, 2 ORDER BY 1, 2",
-            )
-            assert [r[:9] for r in rollups] == [e[:9] for e in expected]
-            for r, e in zip(rollups, expected, strict=True):
-                assert r[9] == pytest.approx(e[9])
+            assert_rollups_equal_raw_aggregation(path)
             total = sum(len(b) for b in batches)
             assert sum(r.total for r in s.rollups(0, 2**40)) == total
+
+
+def assert_rollups_equal_raw_aggregation(path: Path) -> None:
+    rollups = raw(
+        path,
+        "SELECT check_id, hour, n_ok, n_degraded, n_down, n_error, latency_count, "
+        "latency_min, latency_max, latency_sum FROM rollups_hourly ORDER BY 1, 2",
+    )
+    expected = raw(
+        path,
+        "SELECT check_id, CAST(ts / 3600 AS INTEGER) * 3600, sum(status = 0), "
+        "sum(status = 1), sum(status = 2), sum(status = 3), count(latency_ms), "
+        "min(latency_ms), max(latency_ms), total(latency_ms) "
+        "FROM observations GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    assert [r[:9] for r in rollups] == [e[:9] for e in expected]
+    for r, e in zip(rollups, expected, strict=True):
+        assert r[9] == pytest.approx(e[9])
 
 
 def test_retention_purge_keeps_history(tmp_path: Path) -> None:
@@ -526,6 +530,49 @@ def test_a_database_from_before_the_chains_is_migrated(tmp_path: Path) -> None:
         (1, 9, NOW, NOW + 8),
         (10, 10, NOW + 9, NOW + 9),
     ]
+
+
+def test_chains_and_rollups_within_and_across_insert_chunks(tmp_path: Path) -> None:
+    """A batch is written 200 rows at a time: a check seen twice in those rows, hours
+    that change within them and times out of order are all in order in what is stored."""
+    path = tmp_path / "chunks.db"
+    with Store(path, housekeeping=False, batch_rows=100_000) as s:
+        for batch in range(2):
+            for i in range(1_000):
+                key = "hot" if i % 7 == 0 else f"c{i % 300}"
+                ts = NOW + batch * 10_000 + i * 10 - (i % 11 == 5) * 4_000
+                outcome = Outcome.DOWN if i % 13 == 0 else Outcome.OK
+                s.record(Record(key, ts, outcome, None if outcome else float(i % 40)))
+            s.flush()
+        hours = raw(path, "SELECT count(DISTINCT CAST(ts / 3600 AS INTEGER)) FROM observations")
+        assert hours == [(7,)]
+        chains = raw(
+            path,
+            "SELECT prev_id, lag(id) OVER (PARTITION BY check_id ORDER BY id) FROM observations",
+        )
+        assert len(chains) == 2_000
+        assert all(prev == expected for prev, expected in chains)
+        assert_rollups_equal_raw_aggregation(path)
+
+
+def test_a_check_keeps_the_state_of_its_last_record_that_has_one(store: Store) -> None:
+    m = CheckMachine("a", fail_after=1, recover_after=1)
+    events = m.observe(NOW, Outcome.OK, "")
+    store.record(Record("a", NOW, Outcome.OK, state=m.snapshot(), events=events))
+    store.flush()
+    up = m.snapshot()
+    store.record(Record("b", NOW, Outcome.OK))
+    store.record(Record("a", NOW + 1, Outcome.OK))
+    store.flush()
+    assert store.current_states()["a"].machine == up
+    events = m.observe(NOW + 2, Outcome.DOWN, "x")
+    store.record(Record("a", NOW + 2, Outcome.DOWN, state=m.snapshot(), events=events))
+    store.record(Record("a", NOW + 3, Outcome.DOWN))
+    store.flush()
+    states = store.current_states()
+    assert states["a"].state is CheckState.DOWN
+    assert states["a"].machine == m.snapshot() != up
+    assert "b" not in states
 
 
 @pytest.mark.parametrize("n", [1, 199, 200, 201, 401, 1_000])
