@@ -95,9 +95,10 @@ def bench_plain(records: list[Record], checks: int, directory: Path) -> tuple[fl
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA cache_size=-65536")
+    # Absent values bound as "", as the store does (binding None costs sqlite3 more).
     sql = (
         "INSERT INTO observations (ts, check_id, status, latency_ms, reason, values_json) "
-        "VALUES (?, ?, ?, ?, ?, ?)"
+        "VALUES (?, ?, ?, ?, nullif(?, ''), nullif(?, ''))"
     )
     gc.collect()
     cpu0, t0 = cpu_self(), time.perf_counter()
@@ -112,8 +113,8 @@ def bench_plain(records: list[Record], checks: int, directory: Path) -> tuple[fl
                     ids[r.check],
                     int(r.outcome),
                     r.latency_ms,
-                    r.reason or None,
-                    '{"rtt_avg_ms":1.5}' if r.values else None,
+                    r.reason,
+                    '{"rtt_avg_ms":1.5}' if r.values else "",
                 )
                 for r in chunk
             ],
