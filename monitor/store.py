@@ -298,9 +298,9 @@ _OBS_COLUMNS = (
     "values_json) VALUES "
 )
 # sqlite3 binds None through its adaptation protocol (a dict lookup and two attribute
-# lookups, ~0.3 µs; an int, float or str is bound directly), which made the usual row's
-# three absent values most of its binding: they are bound as 0 and "" instead and turned
-# into NULL here (no row id is 0).
+# lookups, ~0.3 µs; an int, float or str is bound directly). An OK row has no reason, a
+# check's first row no previous row and many a failed one no values: these are bound as 0
+# and "" instead and turned into NULL here (no row id is 0).
 _OBS_ROW = "(?, nullif(?, 0), ?, ?, ?, ?, nullif(?, ''), nullif(?, ''))"
 _OBS_WIDTH = 8
 _INSERT_OBS = _OBS_COLUMNS + _OBS_ROW
@@ -510,7 +510,7 @@ class _Gathered:
     hours: dict[int, defaultdict[int, list[float | None]]] = field(default_factory=dict)
     """Per UTC hour, per check id: the latencies of the batch's rows."""
     not_ok: list[tuple[int, int, int]] = field(default_factory=list)
-    """(hour, check id, outcome) of each row that is not OK."""
+    """(hour, check id, status code) of each row that is not OK."""
     events: list[tuple[int, Event]] = field(default_factory=list)
     tail: list[Any] = field(default_factory=list)
     min_ts: float = float("inf")
