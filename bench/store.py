@@ -15,7 +15,8 @@ whole process's.
   on a random page each, and every page a batch touches is written again at commit.
 
 The burst's two sides run ``--runs`` times, taking turns so that a slow spell of the
-machine hits both, and each side's median run is reported; the layout's run once each.
+machine hits both, and each side's median run is reported, with the range of its runs
+under the table; the layout's run once each.
 The garbage collector is run before each timed part: the records, built up front, would
 otherwise fall due for collection in whichever side runs first.
 """
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Rows and checks."""
     parser.add_argument("--rows", type=int, default=300_000, help="observations to write")
     parser.add_argument("--checks", type=int, default=10_000, help="distinct checks")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each side")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each side")
     parser.add_argument("--prefill", type=int, default=2_000_000, help="rows already stored")
     parser.add_argument("--batch", type=int, default=1_700, help="rows a batch, steady part")
     parser.add_argument("--batches", type=int, default=60, help="batches, steady part")
@@ -215,10 +216,15 @@ def run(args: argparse.Namespace) -> list[Row]:
     for _ in range(args.runs):
         for side, bench in (("ours", bench_ours), ("plain", bench_plain)):
             with tempfile.TemporaryDirectory() as d:
-                wall, cpu = bench(records, args.checks, Path(d))
-            runs[side].append({"wall": wall, "cpu": cpu})
+                wall, spent = bench(records, args.checks, Path(d))
+            runs[side].append({"wall": wall, "cpu": spent})
     ours, plain = median_by(runs["ours"], "wall"), median_by(runs["plain"], "wall")
     n = len(records)
+    rates = {side: sorted(n / r["wall"] for r in done) for side, done in runs.items()}
+    spread = (
+        f"per run, ours {rates['ours'][0]:,.0f}-{rates['ours'][-1]:,.0f}, bare executemany "
+        f"{rates['plain'][0]:,.0f}-{rates['plain'][-1]:,.0f}"
+    )
     size = f"{n:,} rows, {args.checks:,} checks, median of {args.runs}"
     rows = args.batch * args.batches
     with tempfile.TemporaryDirectory() as d:
@@ -228,7 +234,7 @@ def run(args: argparse.Namespace) -> list[Row]:
                "indexed": steady(records[:rows], args.batch, indexed, chained=False)}  # fmt: skip
     return [
         Row(NAME, f"obs/s ({size})", "obs/s", n / ours["wall"], n / plain["wall"],
-            "bare executemany", ">=", 200_000, "ours"),
+            "bare executemany", ">=", 200_000, "ours", spread),
         Row(NAME, "CPU per 1,000 obs", "ms", ours["cpu"] / n * 1e6, plain["cpu"] / n * 1e6,
             "bare executemany"),
         Row(NAME, f"layout at the monitor's pace: CPU per 1,000 obs, {args.batch:,}-row "
