@@ -147,7 +147,7 @@ class SharedUdp(Generic[KeyT, RequestT]):
             sock.setblocking(False)
             enable_error_queue(sock, family)
             sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))
-            loop.add_reader(sock.fileno(), self._readable, sock, family)
+            loop.add_reader(sock.fileno(), self._readable, sock)
         except BaseException:
             sock.close()
             raise
@@ -180,11 +180,11 @@ class SharedUdp(Generic[KeyT, RequestT]):
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 sock.sendto(data, address)
         except OSError:
-            self._drain_errors(sock, sock.family)
+            self._drain_errors(sock)
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 sock.sendto(data, address)
 
-    def _readable(self, sock: socket.socket, family: int) -> None:
+    def _readable(self, sock: socket.socket) -> None:
         for _ in range(MAX_READS_PER_WAKEUP):
             try:
                 data, source = sock.recvfrom(MAX_DATAGRAM)
@@ -192,12 +192,12 @@ class SharedUdp(Generic[KeyT, RequestT]):
                 break
             except OSError:
                 # The summary of a queued ICMP error; the queue says what it was about.
-                self._drain_errors(sock, family)
+                self._drain_errors(sock)
                 continue
             self._received(sock, data, source)
 
-    def _drain_errors(self, sock: socket.socket, family: int) -> None:
-        for error in queued_errors(sock, family, MAX_READS_PER_WAKEUP):
+    def _drain_errors(self, sock: socket.socket) -> None:
+        for error in queued_errors(sock, sock.family, MAX_READS_PER_WAKEUP):
             # Only a port unreachable ends a request, as on a connected socket; soft
             # errors (host or network unreachable) are left to retries and the deadline.
             if error.errno == errno.ECONNREFUSED and error.origin != SO_EE_ORIGIN_LOCAL:
