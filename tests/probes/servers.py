@@ -29,10 +29,12 @@ NAMES = ("localhost", LOOPBACK, "web.cantho.test", "mail.cantho.test")
 """Identities of the valid test certificates."""
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that was free a moment ago (for daemons that cannot bind 0)."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((LOOPBACK, 0))
+def free_port(kind: int = socket.SOCK_STREAM, host: str = LOOPBACK) -> int:
+    """A port on ``host`` that was free a moment ago (for daemons that cannot bind 0, and
+    for a closed port to be refused by)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as sock:
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 

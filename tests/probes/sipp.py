@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from bench import stop_process
+from tests.probes.servers import free_port
 
 SIPP = shutil.which("sipp")
 
@@ -61,13 +62,6 @@ def scenario_xml(responses: list[str]) -> str:
     )
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A loopback port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _bound(port: int, kind: int) -> bool:
     with socket.socket(socket.AF_INET, kind) as sock:
         try:
@@ -102,8 +96,8 @@ class Sipp:
             "-i", "127.0.0.1",
             "-p", str(self.port),
             "-t", "u1" if self.transport == "udp" else "t1",
-            "-cp", str(free_port()),
-            "-mp", str(free_port()),
+            "-cp", str(free_port(socket.SOCK_DGRAM)),
+            "-mp", str(free_port(socket.SOCK_DGRAM)),
             "-nostdin",
             "-key", "server_text", SERVER_TEXT,
         ]  # fmt: skip

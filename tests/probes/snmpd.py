@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from bench import stop_process
+from tests.probes.servers import free_port
 
 SNMPD = shutil.which("snmpd") or ("/usr/sbin/snmpd" if Path("/usr/sbin/snmpd").exists() else None)
 SNMPGET = shutil.which("snmpget")
@@ -25,13 +26,6 @@ SNMPGET = shutil.which("snmpget")
 ODD_DESCR = b"[red]x[/red] <b>bold</b> C\xe1\xba\xa7n Th\xc6\xa1 \x1b[31mansi\x1b[0m \xff end"
 """What the agent reports as sysDescr: Rich markup, HTML, Vietnamese, an ANSI escape and
 a byte that is not UTF-8."""
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port that was free a moment ago on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def worker_tag() -> str:
@@ -84,7 +78,7 @@ class Snmpd:
         """Start the agent and wait until it answers a v2c GET."""
         assert SNMPD is not None, "snmpd is not installed"
         if not self.port:
-            self.port = free_udp_port(self.host) if self.netns is None else 161
+            self.port = free_port(socket.SOCK_DGRAM, self.host) if self.netns is None else 161
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "snmpd.conf"
         conf.write_bytes(self.config.render(f"{self.host}:{self.port}"))

@@ -374,9 +374,7 @@ async def test_ipv6_server() -> None:
     finally:
         transport.close()
     assert obs.status is Status.OK, obs
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as unused:
-        unused.bind(("::1", 0))
-        closed = unused.getsockname()[1]
+    closed = servers.free_port(socket.SOCK_DGRAM, "::1")
     refused = await probe.check(DnsOptions(server="::1", port=closed, name="v6.cantho.test"))
     assert refused.reason == f"connection refused by ::1:{closed}"
 

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from probes.base import Status
 from probes.sip import SipOptions, SipProbe, parse_response
-from tests.probes.servers import ScriptedUdp, udp_servers
-from tests.probes.sipp import SIPP, Sipp, free_port
+from tests.probes.servers import ScriptedUdp, free_port, udp_servers
+from tests.probes.sipp import SIPP, Sipp
 
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="needs SIPp (apt install sip-tester)")
 
@@ -158,7 +158,8 @@ async def test_silent_udp_is_retransmitted_on_t1_then_times_out(
 
 
 async def test_closed_udp_port_is_port_unreachable() -> None:
-    obs = await SipProbe().check(SipOptions(host="127.0.0.1", port=free_port(), timeout=1))
+    port = free_port(socket.SOCK_DGRAM)
+    obs = await SipProbe().check(SipOptions(host="127.0.0.1", port=port, timeout=1))
     assert obs.status is Status.DOWN
     assert obs.reason == "port unreachable (ICMP)"
 
@@ -332,9 +333,7 @@ async def test_udp_concurrent_checks_answered_out_of_order(
 
 
 async def test_closed_ipv6_udp_port_is_port_unreachable() -> None:
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as unused:
-        unused.bind(("::1", 0))
-        port = unused.getsockname()[1]
+    port = free_port(socket.SOCK_DGRAM, "::1")
     obs = await SipProbe().check(SipOptions(host="::1", port=port, timeout=1))
     assert obs.reason == "port unreachable (ICMP)"
 

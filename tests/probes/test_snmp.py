@@ -6,6 +6,7 @@ import asyncio
 import bisect
 import re
 import shutil
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ from probes.snmp import (
     SnmpProbe,
 )
 from tests.probes import servers
-from tests.probes.snmpd import SNMPD, SNMPGET, AgentNamespace, Snmpd, free_udp_port
+from tests.probes.snmpd import SNMPD, SNMPGET, AgentNamespace, Snmpd
 
 needs_snmpd = pytest.mark.skipif(
     SNMPD is None or SNMPGET is None, reason="needs net-snmp's snmpd and snmpget (apt snmpd snmp)"
@@ -192,7 +193,8 @@ async def test_v3_unknown_user(agent: Snmpd, probe: SnmpProbe) -> None:
 
 
 async def test_no_agent_on_closed_port(probe: SnmpProbe) -> None:
-    options = SnmpOptions(host="127.0.0.1", port=free_udp_port(), timeout=0.3, retries=2)
+    port = servers.free_port(socket.SOCK_DGRAM)
+    options = SnmpOptions(host="127.0.0.1", port=port, timeout=0.3, retries=2)
     started = time.perf_counter()
     obs = await probe.check(options)
     assert obs.status is Status.DOWN
