@@ -88,14 +88,20 @@ def bench_ours(records: list[Record], checks: int, directory: Path) -> tuple[flo
         return time.perf_counter() - t0, cpu_self() - cpu0
 
 
+def _bare_connection(path: Path) -> sqlite3.Connection:
+    """A connection for bare ``executemany``, set up as the store's writer is."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
 def bench_plain(records: list[Record], checks: int, directory: Path) -> tuple[float, float]:
     """The same rows with bare executemany into the same schema (the floor)."""
     path = directory / "plain.db"
     with Store(path, housekeeping=False) as store:
         ids = store.sync_checks(sleep_specs(checks, 60.0))
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA cache_size=-65536")
+    conn = _bare_connection(path)
     # Absent values bound as "", as the store does (binding None costs sqlite3 more).
     sql = (
         "INSERT INTO observations (ts, check_id, status, latency_ms, reason, values_json) "
@@ -172,9 +178,7 @@ def steady(records: list[Record], batch: int, path: Path, chained: bool) -> floa
 
     Chained rows carry their own id and the check's previous row's, as the store writes
     them, and the batch moves each check's head and notes its id and time range."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA cache_size=-65536")
+    conn = _bare_connection(path)
     keys = {key: cid for cid, key in enumerate(dict.fromkeys(r.check for r in records), 1)}
     heads = dict(conn.execute("SELECT check_id, last_id FROM observation_heads")) if chained else {}
     gc.collect()
